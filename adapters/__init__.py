@@ -1,0 +1,1 @@
+"""The ports (``adapters.ports``) and the systems that implement them."""

@@ -1,0 +1,1 @@
+"""Pure business models and rules of peyvand: no I/O, no Temporal."""

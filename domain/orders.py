@@ -1,0 +1,102 @@
+"""The order-to-cash process in business words: its steps, its policy and its record of events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.rules import ApprovalRules
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands; also the ``OrderStatus`` search attribute."""
+
+    RECEIVED = "RECEIVED"
+    VALIDATED = "VALIDATED"
+    CREDIT_CHECKED = "CREDIT_CHECKED"
+    RESERVING = "RESERVING"
+    AWAITING_STOCK = "AWAITING_STOCK"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
+    SHIPPED = "SHIPPED"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    OVERDUE = "OVERDUE"
+    COMPENSATING = "COMPENSATING"
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+    @property
+    def cancellable(self) -> bool:
+        """Cancellation is accepted until the goods have left the warehouse."""
+        return self in _CANCELLABLE
+
+
+_FINAL = {OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+_CANCELLABLE = {
+    OrderStatus.RECEIVED,
+    OrderStatus.VALIDATED,
+    OrderStatus.CREDIT_CHECKED,
+    OrderStatus.RESERVING,
+    OrderStatus.AWAITING_STOCK,
+    OrderStatus.AWAITING_APPROVAL,
+    OrderStatus.AWAITING_SHIPMENT,
+}
+
+
+class StockPolicy(StrEnum):
+    """What to do when stock is short: refuse at once, or wait for replenishment."""
+
+    REFUSE = "refuse"
+    WAIT = "wait"
+
+
+class OrderPolicy(BaseModel):
+    """Tunable rules of one order-to-cash run, fixed when it starts (so history replays)."""
+
+    approval: ApprovalRules = Field(default_factory=ApprovalRules)
+    approval_timeout: timedelta = timedelta(days=3)
+    stock_policy: StockPolicy = StockPolicy.REFUSE
+    stock_wait: timedelta = timedelta(days=7)
+    stock_recheck_every: timedelta = timedelta(hours=4)
+    shipment_poll_every: timedelta = timedelta(hours=6)
+    payment_poll_every: timedelta = timedelta(days=1)
+    dunning_every: timedelta = timedelta(days=7)
+    dunning_max_reminders: int = 3
+
+
+class OrderEvent(BaseModel):
+    """One line of an order's story, as operations read it."""
+
+    at: datetime
+    kind: str
+    detail: str = ""
+    actor: str | None = None
+
+
+class ApprovalState(BaseModel):
+    """The approval step of one order."""
+
+    reasons: list[str]
+    requester: str
+    eligible_approvers: list[str] = Field(default_factory=list)
+    deadline: datetime | None = None
+    decision: str | None = None  # "approved", "rejected", "expired"
+    decided_by: str | None = None
+    comment: str | None = None
+
+
+class ReservationView(BaseModel):
+    """A reservation the order holds, per warehouse."""
+
+    reference: str
+    sku: str
+    quantity: Decimal
+    warehouses: dict[str, Decimal]

@@ -1,0 +1,72 @@
+"""Settings from the environment (prefix ``PEYVAND_``) or a ``.env`` file.
+
+Example: ``PEYVAND_TEMPORAL_ADDRESS=temporal.example.com:7233``,
+``PEYVAND_ERP_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/erp``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class QueueSettings(BaseSettings):
+    """How hard one worker may push one external system."""
+
+    max_concurrent_activities: int = 20
+    max_activities_per_second: float | None = None
+    max_task_queue_activities_per_second: float | None = None
+
+
+class Settings(BaseSettings):
+    """Everything peyvand reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PEYVAND_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: str | None = None
+
+    # Task queues: one for workflows, one per external system so a slow CRM never starves the ERP
+    workflow_task_queue: str = "peyvand-orders"
+    crm_task_queue: str = "peyvand-crm"
+    erp_task_queue: str = "peyvand-erp"
+    crm: QueueSettings = Field(default_factory=QueueSettings)
+    erp: QueueSettings = Field(default_factory=QueueSettings)
+
+    # Sandbox systems (the embedded default)
+    data_dir: Path = ROOT / "data"
+    crm_database_url: str | None = None
+    erp_database_url: str | None = None
+    sandbox_latency_ms: int = 0
+
+    # Embedded dev server
+    dev_server_port: int = 7233
+    dev_server_ui_port: int = 8233
+
+    log_level: str = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() else ROOT / value
+
+    @property
+    def crm_url(self) -> str:
+        """SQLAlchemy URL of the sandbox CRM database (SQLite file in ``data_dir`` by default)."""
+        return self.crm_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'crm.sqlite'}"
+
+    @property
+    def erp_url(self) -> str:
+        """SQLAlchemy URL of the sandbox ERP database (SQLite file in ``data_dir`` by default)."""
+        return self.erp_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'erp.sqlite'}"
