@@ -241,6 +241,7 @@ class SalesOrderRequest(Record):
     tax_pct: Decimal = Decimal("0")
     reservation_refs: list[str] = Field(default_factory=list)
     crm_order_id: str | None = None
+    order_date: date | None = None  # the ERP's own today when None
 
 
 class SalesOrderStatus(StrEnum):
@@ -271,6 +272,7 @@ class InvoiceRequest(Record):
     reference: str
     sales_order_number: str
     payment_terms_days: int = 30
+    invoice_date: date | None = None  # the ERP's own today when None
 
 
 class InvoiceStatus(StrEnum):
