@@ -13,8 +13,8 @@ workflows reason about *kinds* of failure, never about a vendor::
         ├── IdempotencyConflict     an external reference reused with a different payload
         └── InvalidState            the record is in a state that forbids the operation
 
-Every error carries keyword-only structured attributes; ``details()`` returns them as a plain dict so
-that they survive serialisation into a Temporal failure.
+Every error carries keyword-only structured attributes; ``details()`` returns them as a plain dict
+so that they survive serialisation into a Temporal failure.
 """
 
 from __future__ import annotations

@@ -146,15 +146,9 @@ def approval_reasons(totals: OrderTotals, credit: CreditCheck, rules: ApprovalRu
     """Readable reasons why the order needs approval; empty when it does not."""
     reasons: list[str] = []
     if totals.total > rules.total_threshold:
-        reasons.append(
-            f"total {totals.total} {totals.currency} is over {rules.total_threshold}"
-        )
+        reasons.append(f"total {totals.total} {totals.currency} is over {rules.total_threshold}")
     if totals.max_discount_pct > rules.discount_limit_pct:
-        reasons.append(
-            f"discount {totals.max_discount_pct}% is over {rules.discount_limit_pct}%"
-        )
+        reasons.append(f"discount {totals.max_discount_pct}% is over {rules.discount_limit_pct}%")
     if not credit.within_limit and not credit.blocked and rules.approve_credit_excess:
-        reasons.append(
-            f"credit limit {credit.credit_limit} exceeded by {credit.exceeded_by}"
-        )
+        reasons.append(f"credit limit {credit.credit_limit} exceeded by {credit.exceeded_by}")
     return reasons

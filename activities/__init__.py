@@ -1,0 +1,1 @@
+"""Activities: the only code that calls the CRM and the ERP, through their ports."""

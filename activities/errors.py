@@ -1,0 +1,39 @@
+"""Turn the domain error tree into Temporal failures at the activity boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio.exceptions import ApplicationError
+
+from domain.errors import PermanentError, SystemUnavailable, TransientError
+
+T = TypeVar("T")
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """Await a port call; permanent errors become non-retryable ``ApplicationError``s.
+
+    The error's class name becomes the failure's ``type`` and its structured attributes its
+    details, so a workflow can tell ``InsufficientStock`` from ``InvalidRecord`` without parsing
+    messages. Transient errors stay retryable, honouring a remote ``retry_after`` hint.
+    """
+    try:
+        return await call
+    except PermanentError as err:
+        raise ApplicationError(
+            err.message, err.details(), type=type(err).__name__, non_retryable=True
+        ) from err
+    except TransientError as err:
+        delay = None
+        if isinstance(err, SystemUnavailable) and err.retry_after_seconds:
+            delay = timedelta(seconds=err.retry_after_seconds)
+        raise ApplicationError(
+            err.message,
+            err.details(),
+            type=type(err).__name__,
+            non_retryable=False,
+            next_retry_delay=delay,
+        ) from err

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: workflows only decide; activities do the I/O."""

@@ -1,0 +1,143 @@
+"""Inputs, results and state of the order-to-cash workflow, its updates, signals and query.
+
+Fields are only ever added, each new one with a default, so histories recorded by older versions
+still decode.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.orders import ApprovalState, OrderEvent, OrderPolicy, OrderStatus, ReservationView
+
+
+def workflow_id(order_id: str) -> str:
+    """The business key under which an order runs: at most one live workflow per CRM order."""
+    return f"order-{order_id}"
+
+
+class CompensationKind(StrEnum):
+    RELEASE_STOCK = "release_stock"
+    CANCEL_SALES_ORDER = "cancel_sales_order"
+
+
+class Compensation(BaseModel):
+    """An undo step, registered before the step it undoes; data, so it survives continue-as-new."""
+
+    kind: CompensationKind
+    reference: str
+    label: str
+
+
+class OrderState(BaseModel):
+    """Everything the workflow knows about its order; returned by the ``status`` query."""
+
+    order_id: str
+    status: OrderStatus = OrderStatus.RECEIVED
+    detail: str = ""
+    account_id: str | None = None
+    requester: str | None = None
+    erp_customer_id: str | None = None
+    currency: str | None = None
+    total: Decimal | None = None
+    payment_terms_days: int = 30
+    reservations: list[ReservationView] = Field(default_factory=list)
+    erp_order_number: str | None = None
+    promised_date: date | None = None
+    shipped_at: datetime | None = None
+    invoice_number: str | None = None
+    due_date: date | None = None
+    amount_paid: Decimal = Decimal("0")
+    reminders_sent: int = 0
+    approval: ApprovalState | None = None
+    cancel_requested_by: str | None = None
+    compensations: list[Compensation] = Field(default_factory=list)
+    needs_attention: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    events: list[OrderEvent] = Field(default_factory=list)
+
+
+class OrderToCashInput(BaseModel):
+    """Start an order.
+
+    Args:
+        order_id: The CRM order id (the business key).
+        requested_by: Who started the run, if not the order's CRM owner.
+        policy: Tunable rules, fixed for the whole run.
+        crm_task_queue: Where CRM activities run.
+        erp_task_queue: Where ERP activities run.
+        resume: State carried over by continue-as-new; None on a first start.
+    """
+
+    order_id: str
+    requested_by: str | None = None
+    policy: OrderPolicy = Field(default_factory=OrderPolicy)
+    crm_task_queue: str = "peyvand-crm"
+    erp_task_queue: str = "peyvand-erp"
+    resume: OrderState | None = None
+
+
+class OrderToCashResult(BaseModel):
+    """How an order ended."""
+
+    order_id: str
+    status: OrderStatus
+    reason: str | None = None
+    erp_customer_id: str | None = None
+    erp_order_number: str | None = None
+    invoice_number: str | None = None
+    total: Decimal | None = None
+    amount_paid: Decimal = Decimal("0")
+    needs_attention: list[str] = Field(default_factory=list)
+    events: list[OrderEvent] = Field(default_factory=list)
+
+
+class DecideInput(BaseModel):
+    """An approver's decision (Update ``decide`` or signal ``decide_signal``)."""
+
+    approver: str
+    approve: bool
+    comment: str = ""
+
+
+class DecideResult(BaseModel):
+    status: OrderStatus
+    decision: str
+
+
+class CancelInput(BaseModel):
+    """Ask to cancel the order (Update ``cancel``); accepted until shipment."""
+
+    requested_by: str
+    reason: str = "cancelled on request"
+
+
+class CancelResult(BaseModel):
+    accepted: bool
+    status: OrderStatus
+
+
+class ShipmentNotice(BaseModel):
+    """The ERP (or a person) says the goods left (signal ``shipment_notified``)."""
+
+    source: str = "erp"
+    shipment_ref: str | None = None
+
+
+class PaymentNotice(BaseModel):
+    """The ERP (or a person) says a payment arrived (signal ``payment_notified``)."""
+
+    source: str = "erp"
+    reference: str | None = None
+    amount: Decimal | None = None
+
+
+class StockNotice(BaseModel):
+    """Stock was replenished (signal ``stock_replenished``): re-try waiting reservations now."""
+
+    source: str = "erp"
+    sku: str | None = None
