@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -76,6 +79,14 @@ class CrmActivities:
 
     def __init__(self, crm: CRMPort) -> None:
         self._crm = crm
+
+    def methods(self) -> list[Callable[..., Any]]:
+        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
+        return [
+            getattr(self, name)
+            for name in dir(type(self))
+            if hasattr(getattr(type(self), name), "__temporal_activity_definition")
+        ]
 
     @activity.defn(name="crm_fetch_order")
     async def fetch_order(self, input: FetchOrderInput) -> FetchOrderResult:

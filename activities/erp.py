@@ -3,6 +3,9 @@ the business key and the step, so a retry never creates a second record."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -121,6 +124,14 @@ class ErpActivities:
 
     def __init__(self, erp: ERPPort) -> None:
         self._erp = erp
+
+    def methods(self) -> list[Callable[..., Any]]:
+        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
+        return [
+            getattr(self, name)
+            for name in dir(type(self))
+            if hasattr(getattr(type(self), name), "__temporal_activity_definition")
+        ]
 
     @activity.defn(name="erp_ensure_customer")
     async def ensure_customer(self, input: EnsureCustomerInput) -> EnsureCustomerResult:

@@ -1,0 +1,122 @@
+"""The embedded Temporal dev server: ``temporal server start-dev`` with the Web UI and a SQLite
+history file, so workflows survive a restart of the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from temporalio.common import SearchAttributeKey
+
+from infra.binaries import temporal_cli
+
+log = logging.getLogger(__name__)
+
+_KINDS = {"KEYWORD": "Keyword", "DOUBLE": "Double", "INT": "Int", "TEXT": "Text", "BOOL": "Bool"}
+
+
+def search_attribute_flags(keys: Sequence[SearchAttributeKey[Any]]) -> list[str]:
+    """``--search-attribute Name=Type`` flags registering ``keys`` on the dev server."""
+    flags: list[str] = []
+    for key in keys:
+        flags += ["--search-attribute", f"{key.name}={_KINDS[key.indexed_value_type.name]}"]
+    return flags
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class DevServer:
+    """Runs ``temporal server start-dev`` as a child process for as long as the context lasts.
+
+    Args:
+        db_file: SQLite file holding the history.
+        port: gRPC port of the frontend.
+        ui_port: Port of the Web UI.
+        search_attributes: Keys to register.
+        log_file: Where the server's output goes.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_file: Path,
+        port: int,
+        ui_port: int,
+        search_attributes: Sequence[SearchAttributeKey[Any]],
+        log_file: Path,
+    ) -> None:
+        self.db_file, self.port, self.ui_port = db_file, port, ui_port
+        self._keys = search_attributes
+        self._log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"localhost:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://localhost:{self.ui_port}"
+
+    async def __aenter__(self) -> DevServer:
+        if port_open("127.0.0.1", self.port):
+            raise RuntimeError(
+                f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
+                "PEYVAND_DEV_SERVER_PORT / PEYVAND_DEV_SERVER_UI_PORT"
+            )
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        args = [
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(self.ui_port),
+            "--ui-disable-news-fetch",
+            "--log-level",
+            "warn",
+            *search_attribute_flags(self._keys),
+        ]
+        with self._log_file.open("ab") as log_out:
+            self._proc = subprocess.Popen(args, stdout=log_out, stderr=subprocess.STDOUT)
+        for _ in range(600):
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited; see {self._log_file}")
+            if port_open("127.0.0.1", self.port):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"temporal dev server did not start in 60 s; see {self._log_file}")
+        log.info("Temporal dev server on %s, Web UI on %s", self.address, self.ui_url)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, 15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)

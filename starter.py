@@ -1,0 +1,248 @@
+"""The peyvand CLI: start orders, send decisions and events, show status, run the demo.
+
+Examples::
+
+    python starter.py start SO-1001
+    python starter.py status SO-1001
+    python starter.py approve SO-1001 --approver reza.karimi --comment "ok"
+    python starter.py ship SO-1001
+    python starter.py pay SO-1001 1200.50
+    python starter.py cancel SO-1001 --by sara.ahmadi --reason "customer withdrew"
+
+``ship``, ``pay`` and ``restock`` act on the sandbox ERP (as its warehouse or bank would) and then
+tell the workflow; with ``--notify-only`` they only tell the workflow, for a real ERP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal, InvalidOperation
+
+from demo import run_demo
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from adapters.sandbox import SandboxCRM, SandboxERP
+from domain.orders import OrderPolicy, OrderStatus, StockPolicy
+from infra.orders import (
+    OrderOpError,
+    describe,
+    order_handle,
+    order_input,
+    order_state,
+    pay,
+    reached,
+    ship,
+    start_order,
+    wait_for,
+)
+from infra.settings import Settings
+from infra.temporal import connect
+from workflows import search_attributes as sa
+from workflows.order_to_cash.models import CancelInput, DecideInput, StockNotice
+from workflows.order_to_cash.workflow import OrderToCashWorkflow
+
+CliError = OrderOpError
+
+
+async def _sandbox_erp(settings: Settings) -> SandboxERP:
+    erp = SandboxERP(settings.erp_url)
+    await erp.create_schema()
+    return erp
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as err:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from err
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"amount must be positive, got {text}")
+    return value
+
+
+async def cmd_start(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    policy = OrderPolicy(stock_policy=StockPolicy(args.stock_policy))
+    input = order_input(settings, args.order_id, requested_by=args.requested_by, policy=policy)
+    try:
+        handle = await start_order(client, settings, input)
+    except WorkflowAlreadyStartedError as err:
+        raise CliError(f"order {args.order_id} was already processed; see: status") from err
+    print(f"started {handle.id} (run {handle.result_run_id})")
+    if args.wait:
+        print(describe(await wait_for(client, args.order_id, reached(), timeout=args.timeout)))
+
+
+async def cmd_status(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    state = await order_state(client, args.order_id)
+    print(state.model_dump_json(indent=2) if args.json else describe(state))
+
+
+async def cmd_decide(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    decision = DecideInput(approver=args.approver, approve=args.approve, comment=args.comment)
+    handle = order_handle(client, args.order_id)
+    if args.signal:
+        await handle.signal(OrderToCashWorkflow.decide_signal, decision)
+        print("decision sent as a signal; see status for whether it was accepted")
+        return
+    try:
+        result = await handle.execute_update(OrderToCashWorkflow.decide, decision)
+    except WorkflowUpdateFailedError as err:
+        raise CliError(f"decision refused: {err.cause}") from err
+    print(f"{result.decision} by {args.approver}")
+
+
+async def cmd_cancel(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    request = CancelInput(requested_by=args.by, reason=args.reason)
+    try:
+        result = await order_handle(client, args.order_id).execute_update(
+            OrderToCashWorkflow.cancel, request
+        )
+    except WorkflowUpdateFailedError as err:
+        raise CliError(f"cancellation refused: {err.cause}") from err
+    print("cancellation accepted" if result.accepted else f"refused: order is {result.status}")
+
+
+async def cmd_ship(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    erp = None if args.notify_only else await _sandbox_erp(settings)
+    try:
+        print(f"shipped {await ship(client, erp, args.order_id)}")
+    finally:
+        if erp is not None:
+            await erp.close()
+
+
+async def cmd_pay(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    erp = None if args.notify_only else await _sandbox_erp(settings)
+    reference = args.reference or f"cli-{uuid.uuid4().hex[:12]}"
+    try:
+        await pay(client, erp, args.order_id, args.amount, reference)
+    finally:
+        if erp is not None:
+            await erp.close()
+    print(f"payment {args.amount} recorded as {reference}")
+
+
+async def cmd_restock(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    erp = await _sandbox_erp(settings)
+    try:
+        await erp.set_stock(args.sku, args.warehouse, args.on_hand)
+    finally:
+        await erp.close()
+    query = f"OrderStatus = '{OrderStatus.AWAITING_STOCK.value}'"
+    told = 0
+    async for wf in client.list_workflows(query):
+        handle = client.get_workflow_handle(wf.id)
+        await handle.signal(
+            OrderToCashWorkflow.stock_replenished, StockNotice(source="cli", sku=args.sku)
+        )
+        told += 1
+    print(f"{args.sku} in {args.warehouse} now {args.on_hand} on hand; {told} waiting orders told")
+
+
+async def cmd_list(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    query = "WorkflowType = 'OrderToCashWorkflow'"
+    if args.status:
+        query += f" AND OrderStatus = '{args.status.upper()}'"
+    async for wf in client.list_workflows(query, limit=args.limit):
+        status = wf.typed_search_attributes.get(sa.ORDER_STATUS) or "-"
+        erp_no = wf.typed_search_attributes.get(sa.ERP_ORDER_NUMBER) or "-"
+        print(f"{wf.id:30} {status:18} {erp_no:12} {wf.status.name if wf.status else ''}")
+
+
+async def cmd_demo(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    crm, erp = SandboxCRM(settings.crm_url), SandboxERP(settings.erp_url)
+    try:
+        await run_demo(client, settings, crm, erp)
+    finally:
+        await crm.close()
+        await erp.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("start", help="start order-to-cash for a CRM order id")
+    s.add_argument("order_id")
+    s.add_argument("--requested-by", help="who starts it (default: the CRM order's owner)")
+    s.add_argument("--stock-policy", choices=[p.value for p in StockPolicy], default="refuse")
+    s.add_argument("--wait", action="store_true", help="wait until the order finishes")
+    s.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
+    s.set_defaults(func=cmd_start)
+
+    s = sub.add_parser("status", help="print an order's full status")
+    s.add_argument("order_id")
+    s.add_argument("--json", action="store_true", help="print the raw state as JSON")
+    s.set_defaults(func=cmd_status)
+
+    for name, approve in (("approve", True), ("reject", False)):
+        s = sub.add_parser(name, help=f"{name} an order awaiting approval")
+        s.add_argument("order_id")
+        s.add_argument("--approver", required=True, help="CRM user id of the approver")
+        s.add_argument("--comment", default="")
+        s.add_argument("--signal", action="store_true", help="send as a signal, not an update")
+        s.set_defaults(func=cmd_decide, approve=approve)
+
+    s = sub.add_parser("cancel", help="cancel an order (accepted until shipment)")
+    s.add_argument("order_id")
+    s.add_argument("--by", required=True, help="who cancels")
+    s.add_argument("--reason", default="cancelled on request")
+    s.set_defaults(func=cmd_cancel)
+
+    s = sub.add_parser("ship", help="ship the order in the sandbox ERP and tell the workflow")
+    s.add_argument("order_id")
+    s.add_argument("--notify-only", action="store_true", help="only tell the workflow")
+    s.set_defaults(func=cmd_ship)
+
+    s = sub.add_parser("pay", help="record a customer payment and tell the workflow")
+    s.add_argument("order_id")
+    s.add_argument("amount", type=_amount)
+    s.add_argument("--reference", help="payment reference (makes the command idempotent)")
+    s.add_argument("--notify-only", action="store_true", help="only tell the workflow")
+    s.set_defaults(func=cmd_pay)
+
+    s = sub.add_parser("restock", help="set a product's stock in a warehouse; wake waiting orders")
+    s.add_argument("sku")
+    s.add_argument("warehouse")
+    s.add_argument("on_hand", type=_amount)
+    s.set_defaults(func=cmd_restock)
+
+    s = sub.add_parser("list", help="list orders, optionally by status")
+    s.add_argument("--status", help="e.g. AWAITING_APPROVAL")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("demo", help="run the demo batch against running workers")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+async def _main(args: argparse.Namespace) -> None:
+    settings = Settings()
+    client = await connect(settings)
+    func: Callable[[Client, Settings, argparse.Namespace], Awaitable[None]] = args.func
+    await func(client, settings, args)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        asyncio.run(_main(args))
+    except CliError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

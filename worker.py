@@ -1,0 +1,186 @@
+"""The composition root: settings → adapters → activities → workers.
+
+``python worker.py`` runs the workers against the Temporal server named by the settings
+(``PEYVAND_TEMPORAL_ADDRESS``, namespace, TLS or API key). ``python worker.py --embedded`` first
+starts the embedded Temporal dev server with its Web UI, seeds the sandbox CRM and ERP, and with
+``--demo`` runs the demo batch of orders. Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.crm import CrmActivities
+from activities.erp import ErpActivities
+from adapters.ports import CRMPort, ERPPort
+from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
+from infra import logging as peyvand_logging
+from infra.devserver import DevServer
+from infra.settings import Settings
+from infra.temporal import connect
+from workflows import search_attributes
+from workflows.order_to_cash.workflow import OrderToCashWorkflow
+
+log = logging.getLogger("peyvand.worker")
+
+WORKFLOWS = [OrderToCashWorkflow]
+
+
+@dataclass
+class Systems:
+    """The CRM and ERP this process talks to, chosen here and nowhere else."""
+
+    crm: CRMPort
+    erp: ERPPort
+    sandbox_crm: SandboxCRM | None = None
+    sandbox_erp: SandboxERP | None = None
+
+    async def close(self) -> None:
+        for system in (self.sandbox_crm, self.sandbox_erp):
+            if system is not None:
+                await system.close()
+
+
+async def open_systems(settings: Settings, *, seed: bool = False) -> Systems:
+    """Open the sandbox CRM and ERP (the embedded default), creating their schemas."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    latency = settings.sandbox_latency_ms / 1000
+    crm = SandboxCRM(settings.crm_url, latency=latency)
+    erp = SandboxERP(settings.erp_url, latency=latency)
+    await crm.create_schema()
+    await erp.create_schema()
+    if seed:
+        await seed_demo(crm, erp)
+    return Systems(crm=crm, erp=erp, sandbox_crm=crm, sandbox_erp=erp)
+
+
+def build_workers(client: Client, settings: Settings, crm: CRMPort, erp: ERPPort) -> list[Worker]:
+    """One worker per task queue: workflows, CRM activities, ERP activities.
+
+    Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
+    the slots the ERP side needs.
+    """
+    grace = timedelta(seconds=10)
+    return [
+        Worker(
+            client,
+            task_queue=settings.workflow_task_queue,
+            workflows=WORKFLOWS,
+            graceful_shutdown_timeout=grace,
+        ),
+        Worker(
+            client,
+            task_queue=settings.crm_task_queue,
+            activities=CrmActivities(crm).methods(),
+            max_concurrent_activities=settings.crm.max_concurrent_activities,
+            max_activities_per_second=settings.crm.max_activities_per_second,
+            max_task_queue_activities_per_second=settings.crm.max_task_queue_activities_per_second,
+            graceful_shutdown_timeout=grace,
+        ),
+        Worker(
+            client,
+            task_queue=settings.erp_task_queue,
+            activities=ErpActivities(erp).methods(),
+            max_concurrent_activities=settings.erp.max_concurrent_activities,
+            max_activities_per_second=settings.erp.max_activities_per_second,
+            max_task_queue_activities_per_second=settings.erp.max_task_queue_activities_per_second,
+            graceful_shutdown_timeout=grace,
+        ),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def embedded_server(settings: Settings) -> AsyncIterator[Settings]:
+    """Start the embedded dev server and point the settings at it."""
+    server = DevServer(
+        db_file=settings.data_dir / "temporal.sqlite",
+        port=settings.dev_server_port,
+        ui_port=settings.dev_server_ui_port,
+        search_attributes=search_attributes.ALL,
+        log_file=settings.data_dir / "temporal.log",
+    )
+    async with server:
+        yield settings.model_copy(
+            update={"temporal_address": server.address, "temporal_namespace": "default"}
+        )
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -> None:
+    """Run until SIGINT/SIGTERM: (dev server,) sandbox systems, workers, (demo)."""
+    stop = _stop_event()
+    async with contextlib.AsyncExitStack() as stack:
+        if embedded:
+            settings = await stack.enter_async_context(embedded_server(settings))
+        systems = await open_systems(settings, seed=seed or embedded)
+        stack.push_async_callback(systems.close)
+        client = await connect(settings)
+        workers = build_workers(client, settings, systems.crm, systems.erp)
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        log.info(
+            "workers polling %s, %s, %s on %s",
+            settings.workflow_task_queue,
+            settings.crm_task_queue,
+            settings.erp_task_queue,
+            settings.temporal_address,
+        )
+        if demo:
+            from starter import run_demo  # the demo is a client of the workers, not part of them
+
+            assert systems.sandbox_crm is not None and systems.sandbox_erp is not None
+            demo_task = asyncio.create_task(
+                run_demo(client, settings, systems.sandbox_crm, systems.sandbox_erp)
+            )
+            stack.callback(demo_task.cancel)
+        if embedded:
+            print(
+                f"\nTemporal Web UI: http://localhost:{settings.dev_server_ui_port}  "
+                "(Ctrl-C stops everything)\n",
+                flush=True,
+            )
+        await stop.wait()
+        log.info("stopping …")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Run the peyvand workers (workflows, CRM activities, ERP activities).",
+        epilog="Settings come from PEYVAND_* environment variables or .env; see infra/settings.py.",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start the embedded Temporal dev server (Web UI on 8233, history in data/) first",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="run the demo batch of orders once the workers run"
+    )
+    parser.add_argument(
+        "--seed", action="store_true", help="seed the sandbox CRM/ERP with demo data (idempotent)"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    peyvand_logging.configure(settings.log_level)
+    asyncio.run(serve(settings, embedded=args.embedded, demo=args.demo, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()
