@@ -24,6 +24,7 @@ from activities.crm import CrmActivities
 from activities.erp import ErpActivities
 from adapters.ports import CRMPort, ERPPort
 from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
+from demo import run_demo
 from infra import logging as peyvand_logging
 from infra.devserver import DevServer
 from infra.settings import Settings
@@ -115,6 +116,11 @@ async def embedded_server(settings: Settings) -> AsyncIterator[Settings]:
         )
 
 
+def _report_demo(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the demo stopped: %s", task.exception(), exc_info=task.exception())
+
+
 def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,12 +149,11 @@ async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -
             settings.temporal_address,
         )
         if demo:
-            from starter import run_demo  # the demo is a client of the workers, not part of them
-
             assert systems.sandbox_crm is not None and systems.sandbox_erp is not None
             demo_task = asyncio.create_task(
                 run_demo(client, settings, systems.sandbox_crm, systems.sandbox_erp)
             )
+            demo_task.add_done_callback(_report_demo)
             stack.callback(demo_task.cancel)
         if embedded:
             print(

@@ -9,10 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.service import RPCError
 
 from domain.models import Invoice, SalesOrder
@@ -22,13 +27,14 @@ from workflows import search_attributes as sa
 from workflows.order_to_cash.models import (
     OrderState,
     OrderToCashInput,
+    OrderToCashResult,
     PaymentNotice,
     ShipmentNotice,
     workflow_id,
 )
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
-Handle = WorkflowHandle[OrderToCashWorkflow, Any]
+Handle = WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]
 
 
 class OrderOpError(Exception):
@@ -79,8 +85,8 @@ async def start_order(client: Client, settings: Settings, input: OrderToCashInpu
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         search_attributes=TypedSearchAttributes(
             [
-                sa.ORDER_ID.value_set(input.order_id),
-                sa.ORDER_STATUS.value_set(OrderStatus.RECEIVED.value),
+                SearchAttributePair(sa.ORDER_ID, input.order_id),
+                SearchAttributePair(sa.ORDER_STATUS, OrderStatus.RECEIVED.value),
             ]
         ),
         static_summary=f"Order-to-cash for CRM order {input.order_id}",

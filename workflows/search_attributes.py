@@ -11,4 +11,3 @@ ERP_ORDER_NUMBER = SearchAttributeKey.for_keyword("ErpOrderNumber")
 ORDER_TOTAL = SearchAttributeKey.for_float("OrderTotal")
 
 ALL = (ORDER_ID, CUSTOMER_ID, ORDER_STATUS, ERP_ORDER_NUMBER, ORDER_TOTAL)
-

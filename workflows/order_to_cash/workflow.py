@@ -223,6 +223,7 @@ class OrderToCashWorkflow:
                 reference=ref, sku=line.sku, quantity=line.quantity, warehouses=preferred
             )
             while True:
+                seen = self._stock_nudges  # before the call, so a notice during it is not lost
                 try:
                     reservation = await self._calls.reserve(request)
                     break
@@ -233,7 +234,7 @@ class OrderToCashWorkflow:
                     waiting = policy.stock_policy is StockPolicy.WAIT
                     if not waiting or workflow.now() >= stock_deadline:
                         raise _Stop(OrderStatus.REJECTED, message) from err
-                await self._wait_for_stock(line.sku, stock_deadline)
+                await self._wait_for_stock(line.sku, stock_deadline, seen)
             s.reservations.append(
                 ReservationView(
                     reference=ref,
@@ -246,13 +247,12 @@ class OrderToCashWorkflow:
             self._event("reserved", f"{line.sku}: {where}")
             self._stop_if_cancelled()
 
-    async def _wait_for_stock(self, sku: str, deadline: datetime) -> None:
+    async def _wait_for_stock(self, sku: str, deadline: datetime, seen: int) -> None:
         if self._s.status is not OrderStatus.AWAITING_STOCK:
             self._set(
                 OrderStatus.AWAITING_STOCK, f"waiting for {sku} until {deadline:%Y-%m-%d %H:%M}"
             )
             await self._crm_status(CrmOrderStatus.AWAITING_STOCK, "awaiting-stock")
-        seen = self._stock_nudges
         timeout = min(self._in.policy.stock_recheck_every, deadline - workflow.now())
         await self._wait(lambda: self._stock_nudges != seen, timeout, f"recheck stock of {sku}")
         self._stop_if_cancelled()
@@ -343,14 +343,17 @@ class OrderToCashWorkflow:
     async def _await_shipment(self) -> None:
         s = self._s
         ref = f"{self._key}/sales-order"
+        seen = self._shipment_nudges
         while True:
-            seen = self._shipment_nudges
             await self._wait(
                 lambda seen=seen: self._shipment_nudges != seen,
                 self._in.policy.shipment_poll_every,
                 "poll the ERP for shipment",
             )
             self._stop_if_cancelled()
+            # Read the counter before asking the ERP: a notice arriving during the call must
+            # wake the next wait instead of being lost.
+            seen = self._shipment_nudges
             so = await self._calls.sales_order(ref)
             if so is not None and so.status in (
                 SalesOrderStatus.SHIPPED,
@@ -388,6 +391,7 @@ class OrderToCashWorkflow:
         # Payable through the whole due date; reminders start the day after.
         overdue_from = datetime.combine(s.due_date + timedelta(days=1), time.min, tzinfo=UTC)
         while True:
+            seen = self._payment_nudges  # before the call, so a notice during it is not lost
             invoice = await self._calls.invoice(s.invoice_number)
             if invoice.amount_paid != s.amount_paid:
                 s.amount_paid = invoice.amount_paid
@@ -404,7 +408,6 @@ class OrderToCashWorkflow:
             wake = now + policy.payment_poll_every
             if next_reminder is not None:
                 wake = min(wake, next_reminder)
-            seen = self._payment_nudges
             await self._wait(
                 lambda seen=seen: self._payment_nudges != seen, wake - now, "payment check"
             )
