@@ -64,6 +64,9 @@ from domain.rules import allocate, line_net
 
 __all__ = ["FaultInjection", "InMemoryCRM", "InMemoryERP"]
 
+DEFAULT_LEAD_DAYS = 1
+"""Days from order to promised delivery when a sales order draws on no reservation."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound="FaultInjection")
@@ -194,8 +197,9 @@ class InMemoryCRM(FaultInjection, CRMPort):
 
     @_port
     async def list_users(self, role: str) -> list[CrmUser]:
+        # By user id, each with its roles de-duplicated and sorted, as the sandbox returns them.
         return [
-            _copy(user)
+            user.model_copy(update={"roles": sorted(set(user.roles))}, deep=True)
             for _, user in sorted(self._users.items())
             if user.active and role in user.roles
         ]
@@ -254,8 +258,8 @@ class _Stock:
 @dataclass
 class _SalesOrderRow:
     order: SalesOrder
+    request: SalesOrderRequest
     reservation_refs: list[str]
-    crm_order_id: str | None
 
 
 @dataclass
@@ -383,7 +387,14 @@ class InMemoryERP(FaultInjection, ERPPort):
         """Record a payment on an invoice; idempotent on ``reference``."""
         done = self._payments.get(reference)
         if done is not None:
-            return _copy(self._invoice(done.invoice_number))
+            if done.invoice_number != invoice_number or done.amount != amount:
+                raise IdempotencyConflict(
+                    f"payment {reference} was recorded as {done.amount} on invoice "
+                    f"{done.invoice_number}, not {amount} on {invoice_number}",
+                    reference=reference,
+                    system="erp",
+                )
+            return _copy(self._invoice(invoice_number))
         if amount <= ZERO:
             raise InvalidRecord(
                 f"payment {reference}: amount must be positive, got {amount}",
@@ -461,20 +472,20 @@ class InMemoryERP(FaultInjection, ERPPort):
     async def find_customer(
         self, *, external_ref: str | None, tax_id: str | None, email: str | None
     ) -> ErpCustomer | None:
-        customers = list(self._customers.values())
+        # Several matches of one kind resolve to the lowest customer id, as the sandbox does.
+        customers = [c for _, c in sorted(self._customers.items())]
+        matchers: list[Callable[[ErpCustomer], bool]] = []
         if external_ref is not None:
-            for c in customers:
-                if c.external_ref == external_ref:
-                    return _copy(c)
+            matchers.append(lambda c: c.external_ref == external_ref)
         if tax_id is not None:
-            for c in customers:
-                if c.tax_id == tax_id:
-                    return _copy(c)
+            matchers.append(lambda c: c.tax_id == tax_id)
         if email is not None:
-            wanted = email.casefold()
-            for c in customers:
-                if c.email is not None and c.email.casefold() == wanted:
-                    return _copy(c)
+            wanted = email.lower()
+            matchers.append(lambda c: c.email is not None and c.email.lower() == wanted)
+        for matches in matchers:
+            for customer in customers:
+                if matches(customer):
+                    return _copy(customer)
         return None
 
     @_port
@@ -611,12 +622,59 @@ class InMemoryERP(FaultInjection, ERPPort):
 
     # -- port: sales orders and invoices ----------------------------------------------------
 
+    @staticmethod
+    def _same_sales_order(stored: SalesOrderRequest, asked: SalesOrderRequest) -> bool:
+        def lines(r: SalesOrderRequest) -> list[tuple[Any, ...]]:
+            return [(x.line_no, x.sku, x.quantity, x.unit_price, x.discount_pct) for x in r.lines]
+
+        return (
+            stored.customer_id == asked.customer_id
+            and stored.currency == asked.currency
+            and stored.tax_pct == asked.tax_pct
+            and lines(stored) == lines(asked)
+        )
+
+    @staticmethod
+    def _line_problems(request: SalesOrderRequest) -> list[str]:
+        problems: list[str] = []
+        if not request.lines:
+            problems.append("lines: a sales order needs at least one line")
+        for line in request.lines:
+            where = f"lines[{line.line_no}]"
+            if line.quantity <= ZERO:
+                problems.append(f"{where}.quantity: must be positive, got {line.quantity}")
+            if line.unit_price < ZERO:
+                problems.append(f"{where}.unit_price: must not be negative, got {line.unit_price}")
+            if not ZERO <= line.discount_pct <= HUNDRED:
+                problems.append(f"{where}.discount_pct: {line.discount_pct} is outside 0..100")
+        return problems
+
     @_port
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
         existing = self._sales_orders.get(request.reference)
         if existing is not None:
+            if not self._same_sales_order(existing.request, request):
+                raise IdempotencyConflict(
+                    f"sales order {existing.order.number} was created under {request.reference} "
+                    "with a different customer, currency, tax or lines",
+                    reference=request.reference,
+                    system="erp",
+                )
             return _copy(existing.order)
         self._customer(request.customer_id)
+        problems = self._line_problems(request)
+        if problems:
+            raise InvalidRecord(
+                f"sales order {request.reference} is invalid", problems=problems, system="erp"
+            )
+        unknown = sorted({line.sku for line in request.lines} - set(self._products))
+        if unknown:
+            raise RecordNotFound(
+                f"ERP product {unknown[0]!r} not found",
+                kind="product",
+                key=unknown[0],
+                system="erp",
+            )
         net = sum(
             (
                 line_net(
@@ -634,15 +692,15 @@ class InMemoryERP(FaultInjection, ERPPort):
             ZERO,
         )
         tax = round_money(net * request.tax_pct / HUNDRED)
+        refs = list(dict.fromkeys(request.reservation_refs))
         lead_days = max(
             (
                 self._warehouses[line.warehouse].lead_days
-                for ref in request.reservation_refs
+                for ref in refs
                 if ref in self._reservations
                 for line in self._reservations[ref].lines
-                if line.warehouse in self._warehouses
             ),
-            default=1,
+            default=DEFAULT_LEAD_DAYS,
         )
         order_date = request.order_date or self._today()
         self._counters.sales_order += 1
@@ -658,9 +716,7 @@ class InMemoryERP(FaultInjection, ERPPort):
             promised_date=order_date + timedelta(days=lead_days),
         )
         self._sales_orders[request.reference] = _SalesOrderRow(
-            order=order,
-            reservation_refs=list(request.reservation_refs),
-            crm_order_id=request.crm_order_id,
+            order=order, request=_copy(request), reservation_refs=refs
         )
         self._so_by_number[order.number] = request.reference
         return _copy(order)
@@ -691,7 +747,21 @@ class InMemoryERP(FaultInjection, ERPPort):
     async def create_invoice(self, request: InvoiceRequest) -> Invoice:
         number = self._invoice_by_ref.get(request.reference)
         if number is not None:
-            return _copy(self._invoices[number])
+            existing = self._invoices[number]
+            if existing.sales_order_number != request.sales_order_number:
+                raise IdempotencyConflict(
+                    f"invoice {existing.number} was created under {request.reference} for sales "
+                    f"order {existing.sales_order_number}, not {request.sales_order_number}",
+                    reference=request.reference,
+                    system="erp",
+                )
+            return _copy(existing)
+        if request.payment_terms_days < 0:
+            raise InvalidRecord(
+                f"invoice {request.reference} is invalid",
+                problems=[f"payment_terms_days: {request.payment_terms_days} is negative"],
+                system="erp",
+            )
         row = self._row_by_number(request.sales_order_number)
         order = row.order
         if order.status is not SalesOrderStatus.SHIPPED:
@@ -716,7 +786,8 @@ class InMemoryERP(FaultInjection, ERPPort):
             amount_paid=ZERO,
             issued_on=issued_on,
             due_date=issued_on + timedelta(days=request.payment_terms_days),
-            status=InvoiceStatus.OPEN,
+            # Nothing to collect on a zero invoice: it is settled when issued.
+            status=InvoiceStatus.PAID if order.total <= ZERO else InvoiceStatus.OPEN,
         )
         self._invoices[invoice.number] = invoice
         self._invoice_by_ref[request.reference] = invoice.number

@@ -288,9 +288,7 @@ def test_order_totals_round_each_line_then_sum() -> None:
 @pytest.mark.parametrize(
     ("lines", "tax_pct", "net", "tax", "total", "max_discount"),
     [
-        pytest.param(
-            [("2", "10.00", "0")], "0", "20.00", "0.00", "20.00", "0", id="no-tax"
-        ),
+        pytest.param([("2", "10.00", "0")], "0", "20.00", "0.00", "20.00", "0", id="no-tax"),
         pytest.param(
             [("2", "10.00", "0"), ("1", "5.55", "10")],
             "20",
@@ -370,9 +368,7 @@ def credit(limit: str, receivables: str, *, blocked: bool = False) -> CreditStat
             "800.01", credit("1000", "200"), False, False, "1000.01", "0.01", id="one-cent-over"
         ),
         pytest.param("900", credit("1000", "200"), False, False, "1100", "100", id="over"),
-        pytest.param(
-            "1", credit("0", "0"), False, False, "1", "1", id="zero-limit-new-customer"
-        ),
+        pytest.param("1", credit("0", "0"), False, False, "1", "1", id="zero-limit-new-customer"),
         pytest.param(
             "100", credit("1000", "0", blocked=True), False, True, "100", "0", id="blocked"
         ),
@@ -385,9 +381,7 @@ def credit(limit: str, receivables: str, *, blocked: bool = False) -> CreditStat
             "1000",
             id="blocked-and-over",
         ),
-        pytest.param(
-            "100", credit("1000", "-500"), True, False, "-400", "0", id="credit-balance"
-        ),
+        pytest.param("100", credit("1000", "-500"), True, False, "-400", "0", id="credit-balance"),
     ],
 )
 def test_check_credit(
@@ -520,9 +514,7 @@ RULES = ApprovalRules()
     ("order_totals_", "credit_check", "rules", "expected"),
     [
         pytest.param(totals("100"), WITHIN, RULES, [], id="none"),
-        pytest.param(
-            totals("10000", "15"), WITHIN, RULES, [], id="exactly-at-thresholds-is-fine"
-        ),
+        pytest.param(totals("10000", "15"), WITHIN, RULES, [], id="exactly-at-thresholds-is-fine"),
         pytest.param(
             totals("10000.01"),
             WITHIN,

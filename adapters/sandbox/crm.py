@@ -1,0 +1,416 @@
+"""The sandbox CRM: a small but real CRM on SQLAlchemy, implementing ``CRMPort``.
+
+It holds accounts (with the ERP customer id as cross-reference), users with roles, orders with
+their lines, the order status history, notes and tasks. Besides the port it offers a few admin
+methods for the demo, the CLI and the tests (``create_schema``, ``upsert_account``,
+``create_order`` …); the integration itself only ever uses the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.ports import CRMPort
+from adapters.sandbox.crm_schema import (
+    AccountRow,
+    CrmBase,
+    NoteRow,
+    OrderLineRow,
+    OrderRow,
+    StatusHistoryRow,
+    TaskRow,
+    UserRoleRow,
+    UserRow,
+    order_payload,
+)
+from adapters.sandbox.db import Database
+from domain.errors import InvalidRecord, RecordNotFound
+from domain.models import (
+    CrmAccount,
+    CrmNote,
+    CrmOrder,
+    CrmOrderStatus,
+    CrmStatusUpdate,
+    CrmTask,
+    CrmUser,
+)
+
+__all__ = ["SandboxCRM"]
+
+SYSTEM = "crm"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One readable line per invalid field, as ``InvalidRecord`` wants them."""
+    return [
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    ]
+
+
+def _order_not_found(order_id: str) -> RecordNotFound:
+    return RecordNotFound(
+        f"CRM order {order_id!r} not found", kind="order", key=order_id, system=SYSTEM
+    )
+
+
+class SandboxCRM(CRMPort):
+    """The embedded CRM.
+
+    Args:
+        url: SQLAlchemy URL of the CRM's own database, such as ``sqlite+aiosqlite:///crm.db``.
+        latency: Seconds every port call waits first, to behave like a remote system.
+
+    Raises:
+        ValueError: ``url`` is malformed or names a missing or non-async driver.
+    """
+
+    def __init__(self, url: str, *, latency: float = 0.0) -> None:
+        self._db = Database(url, system=SYSTEM)
+        self.latency = latency
+
+    async def _remote_call(self) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+
+    # -- admin (not part of the port) -----------------------------------------------------------
+
+    async def create_schema(self) -> None:
+        """Create the CRM's tables if they do not exist yet."""
+        await self._db.create_schema(CrmBase.metadata)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self._db.dispose()
+
+    async def upsert_account(self, account: CrmAccount) -> None:
+        """Create the account, or overwrite every field of an existing one."""
+
+        async def op(session: AsyncSession) -> None:
+            row = await session.get(AccountRow, account.account_id, with_for_update=True)
+            if row is None:
+                session.add(AccountRow(**account.model_dump()))
+            else:
+                for field, value in account.model_dump().items():
+                    setattr(row, field, value)
+
+        await self._db.run(op)
+
+    async def upsert_user(self, user: CrmUser) -> None:
+        """Create the user, or overwrite its name, roles and active flag."""
+
+        async def op(session: AsyncSession) -> None:
+            row = await session.get(UserRow, user.user_id, with_for_update=True)
+            if row is None:
+                session.add(UserRow(user_id=user.user_id, name=user.name, active=user.active))
+                await session.flush()  # the roles refer to the user row
+            else:
+                row.name = user.name
+                row.active = user.active
+                await session.execute(
+                    delete(UserRoleRow).where(UserRoleRow.user_id == user.user_id)
+                )
+            session.add_all(
+                UserRoleRow(user_id=user.user_id, role=role) for role in dict.fromkeys(user.roles)
+            )
+
+        await self._db.run(op)
+
+    async def create_order(self, order: CrmOrder) -> bool:
+        """Store a new order with its lines, as a sales rep would enter it.
+
+        Returns:
+            True when created; False, changing nothing, when ``order.order_id`` already exists.
+        """
+
+        async def op(session: AsyncSession) -> bool:
+            if await session.get(OrderRow, order.order_id) is not None:
+                return False
+            now = _now()
+            session.add(
+                OrderRow(
+                    **order.model_dump(exclude={"lines", "status"}),
+                    status=order.status.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await session.flush()  # the lines refer to the order row
+            session.add_all(
+                OrderLineRow(order_id=order.order_id, position=position, **line.model_dump())
+                for position, line in enumerate(order.lines)
+            )
+            return True
+
+        return await self._db.run(op)
+
+    async def status_history(self, order_id: str) -> list[CrmStatusUpdate]:
+        """Every status update applied to the order, oldest first."""
+
+        async def op(session: AsyncSession) -> list[CrmStatusUpdate]:
+            rows = await session.scalars(
+                select(StatusHistoryRow)
+                .where(StatusHistoryRow.order_id == order_id)
+                .order_by(StatusHistoryRow.id)
+            )
+            return [
+                CrmStatusUpdate(
+                    key=r.key,
+                    order_id=r.order_id,
+                    status=CrmOrderStatus(r.status),
+                    reason=r.reason,
+                    erp_order_number=r.erp_order_number,
+                    invoice_number=r.invoice_number,
+                    promised_date=r.promised_date,
+                )
+                for r in rows
+            ]
+
+        return await self._db.run(op, write=False)
+
+    async def notes(self, order_id: str) -> list[CrmNote]:
+        """The notes on the order's timeline, oldest first."""
+
+        async def op(session: AsyncSession) -> list[CrmNote]:
+            rows = await session.scalars(
+                select(NoteRow).where(NoteRow.order_id == order_id).order_by(NoteRow.id)
+            )
+            return [
+                CrmNote(key=r.key, order_id=r.order_id, subject=r.subject, body=r.body)
+                for r in rows
+            ]
+
+        return await self._db.run(op, write=False)
+
+    async def tasks(self, order_id: str) -> list[CrmTask]:
+        """The tasks created for the order, oldest first."""
+
+        async def op(session: AsyncSession) -> list[CrmTask]:
+            rows = await session.scalars(
+                select(TaskRow).where(TaskRow.order_id == order_id).order_by(TaskRow.id)
+            )
+            return [
+                CrmTask(
+                    key=r.key,
+                    order_id=r.order_id,
+                    subject=r.subject,
+                    body=r.body,
+                    assignee=r.assignee,
+                    due=r.due,
+                )
+                for r in rows
+            ]
+
+        return await self._db.run(op, write=False)
+
+    # -- port -------------------------------------------------------------------------------------
+
+    async def get_order(self, order_id: str) -> CrmOrder:
+        """The order with its lines.
+
+        Raises:
+            RecordNotFound: No order has this id.
+            InvalidRecord: The stored order cannot be read (say, an unknown status).
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> dict[str, Any]:
+            row = await session.get(OrderRow, order_id)
+            if row is None:
+                raise _order_not_found(order_id)
+            lines = await session.scalars(
+                select(OrderLineRow)
+                .where(OrderLineRow.order_id == order_id)
+                .order_by(OrderLineRow.position)
+            )
+            return order_payload(row, lines)
+
+        raw = await self._db.run(op, write=False)
+        try:
+            return CrmOrder.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidRecord(
+                f"CRM order {order_id!r} cannot be read", problems=_problems(error), system=SYSTEM
+            ) from error
+
+    async def get_account(self, account_id: str) -> CrmAccount:
+        """A customer account.
+
+        Raises:
+            RecordNotFound: No account has this id.
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> CrmAccount:
+            row = await session.get(AccountRow, account_id)
+            if row is None:
+                raise RecordNotFound(
+                    f"CRM account {account_id!r} not found",
+                    kind="account",
+                    key=account_id,
+                    system=SYSTEM,
+                )
+            return CrmAccount(
+                account_id=row.account_id,
+                name=row.name,
+                tax_id=row.tax_id,
+                email=row.email,
+                phone=row.phone,
+                address=row.address,
+                segment=row.segment,
+                erp_customer_id=row.erp_customer_id,
+            )
+
+        return await self._db.run(op, write=False)
+
+    async def link_account(self, account_id: str, erp_customer_id: str) -> None:
+        """Store the ERP customer id on the account; idempotent.
+
+        Raises:
+            RecordNotFound: No account has this id.
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> None:
+            row = await session.get(AccountRow, account_id, with_for_update=True)
+            if row is None:
+                raise RecordNotFound(
+                    f"CRM account {account_id!r} not found",
+                    kind="account",
+                    key=account_id,
+                    system=SYSTEM,
+                )
+            row.erp_customer_id = erp_customer_id
+
+        await self._db.run(op)
+
+    async def list_users(self, role: str) -> list[CrmUser]:
+        """Active users holding ``role``, by user id."""
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> list[CrmUser]:
+            users = list(
+                await session.scalars(
+                    select(UserRow)
+                    .join(UserRoleRow, UserRoleRow.user_id == UserRow.user_id)
+                    .where(UserRoleRow.role == role, UserRow.active.is_(True))
+                    .order_by(UserRow.user_id)
+                )
+            )
+            roles = await self._roles(session, [u.user_id for u in users])
+            return [
+                CrmUser(user_id=u.user_id, name=u.name, roles=roles.get(u.user_id, []), active=True)
+                for u in users
+            ]
+
+        return await self._db.run(op, write=False)
+
+    @staticmethod
+    async def _roles(session: AsyncSession, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        rows = await session.execute(
+            select(UserRoleRow.user_id, UserRoleRow.role)
+            .where(UserRoleRow.user_id.in_(user_ids))
+            .order_by(UserRoleRow.user_id, UserRoleRow.role)
+        )
+        roles: dict[str, list[str]] = {}
+        for user_id, role_name in rows:
+            roles.setdefault(user_id, []).append(role_name)
+        return roles
+
+    async def update_order_status(self, update: CrmStatusUpdate) -> None:
+        """Apply a status update once per ``update.key``.
+
+        The status is set, and so is each of ``erp_order_number``, ``invoice_number`` and
+        ``promised_date`` that is not None; a history row records the update. A key already
+        applied changes nothing, whatever the update says.
+
+        Raises:
+            RecordNotFound: The order does not exist.
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> None:
+            applied = await session.scalar(
+                select(StatusHistoryRow.id).where(StatusHistoryRow.key == update.key)
+            )
+            if applied is not None:
+                return
+            row = await session.get(OrderRow, update.order_id, with_for_update=True)
+            if row is None:
+                raise _order_not_found(update.order_id)
+            now = _now()
+            row.status = update.status.value
+            row.updated_at = now
+            if update.erp_order_number is not None:
+                row.erp_order_number = update.erp_order_number
+            if update.invoice_number is not None:
+                row.invoice_number = update.invoice_number
+            if update.promised_date is not None:
+                row.promised_date = update.promised_date
+            session.add(
+                StatusHistoryRow(
+                    **update.model_dump(exclude={"status"}),
+                    status=update.status.value,
+                    recorded_at=now,
+                )
+            )
+
+        await self._db.run(op)
+
+    async def add_note(self, note: CrmNote) -> str:
+        """Add a note to the order's timeline once per ``note.key``.
+
+        Returns:
+            The note's id ("N-000001"), the same for a repeated key.
+
+        Raises:
+            RecordNotFound: The order does not exist.
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> str:
+            existing = await session.scalar(select(NoteRow.id).where(NoteRow.key == note.key))
+            if existing is None:
+                if await session.get(OrderRow, note.order_id) is None:
+                    raise _order_not_found(note.order_id)
+                row = NoteRow(**note.model_dump(), created_at=_now())
+                session.add(row)
+                await session.flush()
+                existing = row.id
+            return f"N-{existing:06d}"
+
+        return await self._db.run(op)
+
+    async def create_task(self, task: CrmTask) -> str:
+        """Create a task once per ``task.key``.
+
+        Returns:
+            The task's id ("T-000001"), the same for a repeated key.
+
+        Raises:
+            RecordNotFound: The order does not exist.
+        """
+        await self._remote_call()
+
+        async def op(session: AsyncSession) -> str:
+            existing = await session.scalar(select(TaskRow.id).where(TaskRow.key == task.key))
+            if existing is None:
+                if await session.get(OrderRow, task.order_id) is None:
+                    raise _order_not_found(task.order_id)
+                row = TaskRow(**task.model_dump(), status="open", created_at=_now())
+                session.add(row)
+                await session.flush()
+                existing = row.id
+            return f"T-{existing:06d}"
+
+        return await self._db.run(op)

@@ -1,0 +1,138 @@
+"""Record workflow histories for the replay tests: ``python -m tests.replay.record``.
+
+Run it when a workflow change is *meant* to be compatible, commit the new files only for new
+scenarios: the committed ones are what older, still-running executions look like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.crm import CrmActivities
+from activities.erp import ErpActivities
+from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpProduct
+from infra.binaries import temporal_test_server
+from infra.temporal import register_search_attributes
+from tests.fakes import InMemoryCRM, InMemoryERP
+from workflows.order_to_cash.models import (
+    CancelInput,
+    DecideInput,
+    OrderToCashInput,
+    PaymentNotice,
+    ShipmentNotice,
+)
+from workflows.order_to_cash.workflow import OrderToCashWorkflow
+from workflows.search_attributes import ALL
+
+HERE = Path(__file__).parent / "histories"
+
+
+async def _systems() -> tuple[InMemoryCRM, InMemoryERP]:
+    crm, erp = InMemoryCRM(), InMemoryERP()
+    await crm.upsert_account(CrmAccount(account_id="A1", name="Acme", tax_id="T1"))
+    await crm.upsert_user(CrmUser(user_id="boss", name="Boss", roles=["approver"]))
+    await erp.upsert_warehouse("THR", "Tehran")
+    await erp.upsert_warehouse("IFN", "Isfahan", 2)
+    await erp.upsert_product(
+        ErpProduct(sku="P1", name="Pump", list_price=Decimal("100"), currency="EUR")
+    )
+    await erp.set_stock("P1", "THR", Decimal(5))
+    await erp.set_stock("P1", "IFN", Decimal(20))
+    for oid in ("R1", "R2"):
+        line = CrmOrderLine(
+            line_no=1, sku="P1", quantity=Decimal(8), unit_price=Decimal(100), currency="EUR"
+        )
+        await crm.create_order(
+            CrmOrder(order_id=oid, account_id="A1", owner="rep", currency="EUR", lines=[line])
+        )
+    return crm, erp
+
+
+async def _save(handle: WorkflowHandle[OrderToCashWorkflow, object], name: str) -> None:
+    history = await handle.fetch_history()
+    (HERE / f"{name}.json").write_text(history.to_json())
+
+
+async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMemoryERP) -> None:
+    """Approval, shipment, invoice, two reminders, two partial payments, closed."""
+    handle = await client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderToCashInput(order_id="R1", crm_task_queue=f"{q}-crm", erp_task_queue=f"{q}-erp"),
+        id="order-R1",
+        task_queue=q,
+    )
+    await env.sleep(10)
+    await handle.execute_update(
+        OrderToCashWorkflow.decide, DecideInput(approver="boss", approve=True)
+    )
+    await env.sleep(10)
+    so = await erp.get_sales_order("order-R1/sales-order")
+    assert so is not None
+    await erp.ship(so.number)
+    await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
+    await env.sleep(timedelta(days=40))
+    state = await handle.query(OrderToCashWorkflow.status)
+    assert state.invoice_number is not None
+    await erp.record_payment(state.invoice_number, Decimal("300"), "p1")
+    await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
+    await env.sleep(timedelta(days=1))
+    await erp.record_payment(state.invoice_number, Decimal("500"), "p2")
+    await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
+    await handle.result()
+    await _save(handle, "order_completed_with_dunning")
+
+
+async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
+    """Reserved across two warehouses, waiting for approval, cancelled: compensations run."""
+    handle = await client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderToCashInput(order_id="R2", crm_task_queue=f"{q}-crm", erp_task_queue=f"{q}-erp"),
+        id="order-R2",
+        task_queue=q,
+    )
+    for _ in range(300):
+        state = await handle.query(OrderToCashWorkflow.status)
+        if state.status == "AWAITING_APPROVAL":
+            break
+        assert not state.status.is_final, state.reason
+        await asyncio.sleep(0.1)
+    # Only wait for acceptance: the test server loses the outcome of an update that completes
+    # in the same task as the workflow.
+    await handle.start_update(
+        OrderToCashWorkflow.cancel,
+        CancelInput(requested_by="rep", reason="changed mind"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await handle.result()
+    await _save(handle, "order_cancelled_after_reservation")
+
+
+async def main() -> None:
+    HERE.mkdir(exist_ok=True)
+    crm, erp = await _systems()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    async with env:
+        await register_search_attributes(env.client, ALL)
+        q = f"record-{uuid.uuid4().hex[:6]}"
+        async with (
+            Worker(env.client, task_queue=q, workflows=[OrderToCashWorkflow]),
+            Worker(env.client, task_queue=f"{q}-crm", activities=CrmActivities(crm).methods()),
+            Worker(env.client, task_queue=f"{q}-erp", activities=ErpActivities(erp).methods()),
+        ):
+            await _completed(env.client, env, q, erp)
+            await _cancelled(env.client, env, q)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

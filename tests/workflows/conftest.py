@@ -1,0 +1,295 @@
+"""Order-to-cash workflow tests on the time-skipping test server.
+
+One server for the whole session (``env``); every test gets fresh in-memory fakes, its own task
+queues and workers (``o2c``), seeded with the same small world:
+
+* warehouses THR (lead 1 day) and IFN (lead 2 days), in that ERP order;
+* products P1 (100 EUR), P2 (50 EUR), P3 (10 USD); stock P1: THR 5, IFN 10; P2: THR 20, IFN 5;
+  P3: THR 100;
+* CRM users: ``rep`` (sales and approver, owns the orders), ``boss`` and ``cfo`` (approvers),
+  ``clerk`` (no approver role);
+* CRM account ``A-LINKED`` already linked to ERP customer ``C-900001`` (credit 1,000,000), and
+  ``A-NEW`` (not linked, nothing matches it in the ERP).
+
+Time only skips while the client awaits ``handle.result()`` or ``env.sleep``: helpers wait with
+short ``env.sleep`` steps, never with real sleeps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.crm import CrmActivities
+from activities.erp import ErpActivities
+from domain.models import (
+    CrmAccount,
+    CrmOrder,
+    CrmOrderLine,
+    CrmOrderStatus,
+    CrmUser,
+    ErpCustomer,
+    ErpProduct,
+)
+from domain.orders import OrderPolicy, OrderStatus
+from infra.binaries import temporal_test_server
+from infra.temporal import register_search_attributes
+from tests.fakes import InMemoryCRM, InMemoryERP
+from workflows import search_attributes
+from workflows.order_to_cash.models import (
+    OrderState,
+    OrderToCashInput,
+    OrderToCashResult,
+    ShipmentNotice,
+    workflow_id,
+)
+from workflows.order_to_cash.workflow import OrderToCashWorkflow
+
+LINKED_ACCOUNT = "A-LINKED"
+LINKED_CUSTOMER = "C-900001"
+NEW_ACCOUNT = "A-NEW"
+OWNER = "rep"
+
+Handle = WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]
+Line = tuple[str, int | str, int | str]  # (sku, quantity, unit price)
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, started once, with peyvand's search attributes."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await register_search_attributes(environment.client, search_attributes.ALL)
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+async def seed(crm: InMemoryCRM, erp: InMemoryERP) -> None:
+    """The small world every test starts from (see the module docstring)."""
+    await erp.upsert_warehouse("THR", "Tehran", 1)
+    await erp.upsert_warehouse("IFN", "Isfahan", 2)
+    await erp.upsert_product(
+        ErpProduct(sku="P1", name="Pump", list_price=Decimal("100"), currency="EUR")
+    )
+    await erp.upsert_product(
+        ErpProduct(sku="P2", name="Valve", list_price=Decimal("50"), currency="EUR")
+    )
+    await erp.upsert_product(
+        ErpProduct(sku="P3", name="Gasket", list_price=Decimal("10"), currency="USD")
+    )
+    await erp.set_stock("P1", "THR", Decimal(5))
+    await erp.set_stock("P1", "IFN", Decimal(10))
+    await erp.set_stock("P2", "THR", Decimal(20))
+    await erp.set_stock("P2", "IFN", Decimal(5))
+    await erp.set_stock("P3", "THR", Decimal(100))
+    await erp.upsert_customer(
+        ErpCustomer(
+            customer_id=LINKED_CUSTOMER,
+            external_ref=LINKED_ACCOUNT,
+            name="Linked Co",
+            tax_id="TAX-LINKED",
+            email="buyer@linked.example",
+            currency="EUR",
+            credit_limit=Decimal("1000000"),
+        )
+    )
+    await crm.upsert_account(
+        CrmAccount(
+            account_id=LINKED_ACCOUNT,
+            name="Linked Co",
+            tax_id="TAX-LINKED",
+            email="buyer@linked.example",
+            erp_customer_id=LINKED_CUSTOMER,
+        )
+    )
+    await crm.upsert_account(
+        CrmAccount(account_id=NEW_ACCOUNT, name="New Co", tax_id="TAX-NEW", email="a@new.example")
+    )
+    await crm.upsert_user(CrmUser(user_id=OWNER, name="Rep", roles=["sales", "approver"]))
+    await crm.upsert_user(CrmUser(user_id="boss", name="Boss", roles=["approver"]))
+    await crm.upsert_user(CrmUser(user_id="cfo", name="CFO", roles=["approver"]))
+    await crm.upsert_user(CrmUser(user_id="clerk", name="Clerk", roles=["sales"]))
+
+
+class O2C:
+    """One test's world: fresh fakes, its own task queues and running workers."""
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
+        self.crm = InMemoryCRM()
+        self.erp = InMemoryERP()
+        self.queue = f"o2c-{uuid.uuid4().hex}"
+        self.handles: list[Handle] = []
+
+    # -- orders ---------------------------------------------------------------------------
+
+    async def order(
+        self,
+        lines: Iterable[Line] = (("P1", 8, 100),),
+        *,
+        account_id: str | None = LINKED_ACCOUNT,
+        currency: str = "EUR",
+        line_currencies: Iterable[str] | None = None,
+        **fields: Any,
+    ) -> str:
+        """Create a CRM order owned by ``rep`` with a unique id; returns the id."""
+        order_id = f"O-{uuid.uuid4().hex[:10]}"
+        lines = list(lines)
+        currencies = list(line_currencies or [currency] * len(lines))
+        await self.crm.create_order(
+            CrmOrder(
+                order_id=order_id,
+                account_id=account_id,
+                owner=OWNER,
+                currency=currency,
+                lines=[
+                    CrmOrderLine(
+                        line_no=n,
+                        sku=sku,
+                        quantity=Decimal(qty),
+                        unit_price=Decimal(price),
+                        currency=cur,
+                    )
+                    for n, ((sku, qty, price), cur) in enumerate(
+                        zip(lines, currencies, strict=True), start=1
+                    )
+                ],
+                **fields,
+            )
+        )
+        return order_id
+
+    async def start(
+        self, order_id: str, policy: OrderPolicy | None = None, requested_by: str | None = None
+    ) -> Handle:
+        handle = await self.env.client.start_workflow(
+            OrderToCashWorkflow.run,
+            OrderToCashInput(
+                order_id=order_id,
+                requested_by=requested_by,
+                policy=policy or OrderPolicy(),
+                crm_task_queue=f"{self.queue}-crm",
+                erp_task_queue=f"{self.queue}-erp",
+            ),
+            id=workflow_id(order_id),
+            task_queue=self.queue,
+        )
+        self.handles.append(handle)
+        return handle
+
+    # -- observing ------------------------------------------------------------------------
+
+    async def state(self, handle: Handle) -> OrderState:
+        return await handle.query(OrderToCashWorkflow.status)
+
+    async def wait_for(
+        self,
+        handle: Handle,
+        *statuses: OrderStatus,
+        step: timedelta = timedelta(seconds=1),
+        steps: int = 120,
+    ) -> OrderState:
+        """Poll the ``status`` query, skipping ``step`` of server time between polls."""
+        state = await self.state(handle)
+        for _ in range(steps):
+            if state.status in statuses:
+                return state
+            await self.env.sleep(step)
+            state = await self.state(handle)
+        raise AssertionError(
+            f"order {state.order_id} is {state.status} ({state.detail}), "
+            f"not {[s.value for s in statuses]}; events: "
+            + "; ".join(f"{e.kind}: {e.detail}" for e in state.events)
+        )
+
+    async def settle(
+        self, handle: Handle, until: Callable[[OrderState], bool], steps: int = 120
+    ) -> OrderState:
+        """Poll until ``until(state)`` holds, one server second per step."""
+        for _ in range(steps):
+            state = await self.state(handle)
+            if until(state):
+                return state
+            await self.env.sleep(1)
+        raise AssertionError(f"condition never held; last state: {state}")
+
+    async def crm_statuses(self, order_id: str) -> list[CrmOrderStatus]:
+        return [u.status for u in await self.crm.status_history(order_id)]
+
+    async def ship(self, handle: Handle, *, signal: bool = True) -> None:
+        """Ship the order's sales order in the ERP, optionally telling the workflow."""
+        state = await self.state(handle)
+        assert state.erp_order_number is not None
+        await self.erp.ship(state.erp_order_number)
+        if signal:
+            await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
+
+    async def cleanup(self) -> None:
+        """Terminate what is still running so later time skips do not wake it."""
+        for handle in self.handles:
+            try:
+                await handle.terminate("test finished")
+            except RPCError:
+                pass  # already closed
+
+
+async def update_events(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
+    """How many Update events of each kind the workflow's history holds."""
+    counts = {"admitted": 0, "accepted": 0, "rejected": 0, "completed": 0}
+    kinds = {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED: "admitted",
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "accepted",
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED: "rejected",
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: "completed",
+    }
+    history = await handle.fetch_history()
+    for event in history.events:
+        kind = kinds.get(event.event_type)
+        if kind:
+            counts[kind] += 1
+    return counts
+
+
+@pytest.fixture
+async def o2c(env: WorkflowEnvironment) -> AsyncIterator[O2C]:
+    """A fresh world with the workflow worker and the CRM and ERP activity workers running."""
+    world = O2C(env)
+    await seed(world.crm, world.erp)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            Worker(env.client, task_queue=world.queue, workflows=[OrderToCashWorkflow])
+        )
+        await stack.enter_async_context(
+            Worker(
+                env.client,
+                task_queue=f"{world.queue}-crm",
+                activities=CrmActivities(world.crm).methods(),
+            )
+        )
+        await stack.enter_async_context(
+            Worker(
+                env.client,
+                task_queue=f"{world.queue}-erp",
+                activities=ErpActivities(world.erp).methods(),
+            )
+        )
+        try:
+            yield world
+        finally:
+            await world.cleanup()
