@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
-from demo import run_demo
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.sandbox import SandboxCRM, SandboxERP
+from demo import run_demo
 from domain.orders import OrderPolicy, OrderStatus, StockPolicy
 from infra.orders import (
     OrderOpError,
@@ -226,7 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _main(args: argparse.Namespace) -> None:
     settings = Settings()
-    client = await connect(settings)
+    try:
+        client = await connect(settings)
+    except RuntimeError as err:
+        raise CliError(
+            f"cannot reach Temporal at {settings.temporal_address} ({err}); start the stack with "
+            "'bash scripts/dev.sh run' or set PEYVAND_TEMPORAL_ADDRESS"
+        ) from err
     func: Callable[[Client, Settings, argparse.Namespace], Awaitable[None]] = args.func
     await func(client, settings, args)
 
@@ -236,12 +244,18 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         asyncio.run(_main(args))
     except CliError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _fail(f"error: {err}", 1)
     except (RuntimeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {err}", 2)
     return 0
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # After a failed connect the SDK's runtime threads can abort the interpreter's shutdown
+    # with a fatal error; the message is out and nothing is left to clean up, so leave now.
+    os._exit(code)
 
 
 if __name__ == "__main__":

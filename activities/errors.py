@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import PermanentError, SystemUnavailable, TransientError
 
 T = TypeVar("T")
+
+log = logging.getLogger("peyvand.activities")
+
+
+def _note(err: Exception, outcome: str) -> None:
+    name = activity.info().activity_type if activity.in_activity() else "port call"
+    log.warning("%s %s: %s: %s", name, outcome, type(err).__name__, err)
 
 
 async def guarded(call: Awaitable[T]) -> T:
@@ -23,10 +32,12 @@ async def guarded(call: Awaitable[T]) -> T:
     try:
         return await call
     except PermanentError as err:
+        _note(err, "failed for good")
         raise ApplicationError(
             err.message, err.details(), type=type(err).__name__, non_retryable=True
         ) from err
     except TransientError as err:
+        _note(err, "failed, will retry")
         delay = None
         if isinstance(err, SystemUnavailable) and err.retry_after_seconds:
             delay = timedelta(seconds=err.retry_after_seconds)

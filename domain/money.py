@@ -16,4 +16,4 @@ def round_money(amount: Decimal) -> Decimal:
 
 def is_currency_code(code: str) -> bool:
     """True for a three-letter upper-case ISO 4217 style code."""
-    return len(code) == 3 and code.isalpha() and code.isupper()
+    return len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()

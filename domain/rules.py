@@ -46,7 +46,7 @@ def validate_order(order: CrmOrder, products: Mapping[str, ErpProduct]) -> list[
             unknown to the ERP.
     """
     problems: list[str] = []
-    if not order.account_id:
+    if not (order.account_id or "").strip():
         problems.append("account_id: the order has no customer account")
     if not is_currency_code(order.currency):
         problems.append(f"currency: {order.currency!r} is not a three-letter currency code")
@@ -120,7 +120,10 @@ def allocate(
         The reservation lines, or None when all warehouses together hold too little.
     """
     by_name = dict(available)
-    order = [w for w in preferred if w in by_name]
+    order: list[str] = []
+    for w in preferred:  # a warehouse named twice must not be drawn from twice
+        if w in by_name and w not in order:
+            order.append(w)
     order += [w for w, _ in available if w not in order]
     lines: list[ReservationLine] = []
     remaining = quantity

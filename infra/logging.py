@@ -13,3 +13,6 @@ def configure(level: str = "INFO") -> None:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
+    # Activity failures are logged once, without a traceback, by activities.errors.guarded; the
+    # SDK's own report repeats them with a stack that says nothing about a business refusal.
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)

@@ -16,7 +16,14 @@ install() {
   have=$(cat .venv/.install-stamp 2>/dev/null || true)
   if [ "$want" != "$have" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    # Dependencies only: the code runs from the checkout, so nothing of ours is copied into
+    # site-packages where it could shadow the working tree.
+    .venv/bin/python - <<'PY' > .venv/requirements.txt
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["dev"]))
+PY
+    .venv/bin/python -m pip install --quiet -r .venv/requirements.txt
     echo "$want" > .venv/.install-stamp
   fi
 }

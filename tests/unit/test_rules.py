@@ -596,3 +596,14 @@ def test_rules_compose(build: Callable[[], CrmOrder], needs_approval: bool) -> N
     order_sum = order_totals(order)
     check = check_credit(order_sum.total, credit("1000000", "0"))
     assert bool(approval_reasons(order_sum, check, RULES)) is needs_approval
+
+
+def test_allocate_draws_from_a_warehouse_named_twice_only_once() -> None:
+    lines = allocate(Decimal(10), [("A", Decimal(6)), ("B", Decimal(10))], ["A", "A"])
+    assert lines is not None
+    assert [(ln.warehouse, ln.quantity) for ln in lines] == [("A", Decimal(6)), ("B", Decimal(4))]
+
+
+@pytest.mark.parametrize("code", ["ÄÖÜ", "ΑΒΓ", "eur", "EU", "EURO"])
+def test_non_iso_currency_codes_are_refused(code: str) -> None:
+    assert not is_currency_code(code)

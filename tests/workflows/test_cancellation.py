@@ -155,11 +155,6 @@ async def test_workflow_cancel_from_client_runs_compensations(o2c: O2C) -> None:
     assert state.reason == "cancelled from Temporal"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WORKFLOW BUG: a run cancelled while an activity is in flight ends REJECTED and "
-    "completes instead of CANCELLED (ActivityError(CancelledError) caught as a failure)",
-)
 async def test_workflow_cancel_during_an_activity_ends_cancelled(o2c: O2C) -> None:
     stock_before = await o2c.erp.stock_snapshot()
     order_id = await o2c.order(SMALL)
@@ -205,12 +200,6 @@ async def test_sales_order_cancelled_in_erp_ends_cancelled_and_releases(o2c: O2C
     await _assert_compensated(o2c, order_id, stock_before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WORKFLOW BUG (design): cancelling the run after shipment marks the shipped and "
-    "invoiced CRM order 'cancelled' silently (no needs-attention), although Update cancel "
-    "is refused after shipment",
-)
 async def test_workflow_cancel_after_shipment_is_flagged_not_silently_cancelled(
     o2c: O2C,
 ) -> None:

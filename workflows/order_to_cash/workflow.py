@@ -11,10 +11,12 @@ a reservation run the registered compensations in reverse order, then set the CR
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
@@ -103,8 +105,13 @@ class OrderToCashWorkflow:
         try:
             await self._process()
         except _Stop as stop:
-            await asyncio.shield(asyncio.ensure_future(self._unwind(stop.status, stop.reason)))
-        except ActivityError as err:
+            await self._shielded(self._unwind(stop.status, stop.reason))
+        except (ActivityError, asyncio.CancelledError) as err:
+            if is_cancelled_exception(err):
+                # Cancelled from the Temporal UI or API, possibly while an activity ran.
+                await self._shielded(self._cancelled_from_temporal())
+                raise
+            assert isinstance(err, ActivityError)
             kind, message = _failure(err)
             if self._s.shipped_at is not None:
                 # Goods have left: nothing can be undone, a person must look at it.
@@ -114,16 +121,25 @@ class OrderToCashWorkflow:
                     type=kind,
                     non_retryable=True,
                 ) from err
-            await asyncio.shield(
-                asyncio.ensure_future(self._unwind(OrderStatus.REJECTED, f"{kind}: {message}"))
-            )
-        except asyncio.CancelledError:
-            # Cancelled from the Temporal UI or API: undo what was done, then end as cancelled.
-            reason = "cancelled from Temporal"
-            await asyncio.shield(asyncio.ensure_future(self._unwind(OrderStatus.CANCELLED, reason)))
-            raise
+            await self._shielded(self._unwind(OrderStatus.REJECTED, f"{kind}: {message}"))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
+
+    @staticmethod
+    async def _shielded(step: Coroutine[Any, Any, None]) -> None:
+        """Run clean-up to its end even if the workflow is cancelled (again) meanwhile."""
+        await asyncio.shield(asyncio.ensure_future(step))
+
+    async def _cancelled_from_temporal(self) -> None:
+        if self._s.shipped_at is None:
+            await self._unwind(OrderStatus.CANCELLED, "cancelled from Temporal")
+            return
+        # After shipment there is nothing to undo and the invoice stays open: never pretend the
+        # order was cancelled, flag it instead.
+        await self._needs_attention(
+            f"run cancelled from Temporal after shipment; invoice {self._s.invoice_number or '-'} "
+            f"still open ({self._s.amount_paid} paid)"
+        )
 
     async def _process(self) -> None:
         s = self._s
@@ -141,6 +157,8 @@ class OrderToCashWorkflow:
         try:
             order = (await calls.fetch_order(s.order_id)).order
         except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
             kind, message = _failure(err)
             raise _Stop(OrderStatus.REJECTED, f"{kind}: {message}") from err
         self._crm_order_known = True
@@ -280,14 +298,14 @@ class OrderToCashWorkflow:
                 due=deadline.date(),
             )
         )
-        got = await self._wait(
+        await self._wait(
             lambda: self._decision is not None,
             self._in.policy.approval_timeout,
             "approval deadline",
         )
         self._stop_if_cancelled()
         decision = self._decision
-        if not got or decision is None:
+        if decision is None:  # an accepted decision wins even if the deadline fired with it
             s.approval.decision = "expired"
             self._event("approval", "no decision before the deadline")
             return "expired"
