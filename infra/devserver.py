@@ -90,6 +90,12 @@ class DevServer:
             "--ui-disable-news-fetch",
             "--log-level",
             "warn",
+            # WAL with normal sync: still durable across a crash of the process, and several
+            # times faster per workflow task than the default rollback journal.
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
             *search_attribute_flags(self._keys),
         ]
         with self._log_file.open("ab") as log_out:

@@ -1,0 +1,260 @@
+"""Order-to-cash throughput and latency, as a ratio against a bare Temporal workflow.
+
+One run starts its own embedded dev server (free ports, a temporary history file) and, in this
+process, the real workers on a fresh sandbox CRM/ERP. For each concurrency level it drives N
+orders through the automated path (no approval; the "warehouse" ships and the "customer" pays as
+soon as the ERP documents exist, each followed by the signal a webhook would send), then runs N
+bare workflows made of the same number of trivial activities on the same server. It prints
+orders/s, p50/p99 end-to-end latency, the process's peak RSS, and ours/bare.
+
+    .venv/bin/python -m bench.order_to_cash --orders 200 --concurrency 10 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psutil
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from adapters.sandbox import SandboxCRM, SandboxERP
+from bench.instant_warehouse import InstantWarehouse
+from domain.models import CrmAccount, CrmOrder, CrmOrderLine, ErpCustomer, ErpProduct
+from infra.devserver import DevServer
+from infra.orders import order_input, start_order
+from infra.settings import Settings
+from infra.temporal import connect
+from worker import build_workers
+from workflows import search_attributes
+
+
+@activity.defn(name="bench_noop")
+async def noop(step: int) -> int:
+    """A trivial activity: the unit of work of the bare workflow."""
+    return step
+
+
+@workflow.defn(sandboxed=False)
+class BareWorkflow:
+    """The baseline: ``steps`` trivial activities one after the other."""
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        total = 0
+        for i in range(steps):
+            total += await workflow.execute_activity(
+                noop, i, start_to_close_timeout=timedelta(seconds=30)
+            )
+        return total
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float]
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def row(self) -> str:
+        return (
+            f"{self.name:28} {len(self.latencies):5d} {self.per_second:9.1f} "
+            f"{statistics.median(self.latencies) * 1000:9.0f} {self.pct(0.99) * 1000:9.0f} "
+            f"{self.peak_rss_mb:9.0f}"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _measure(
+    name: str, n: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> Phase:
+    proc = psutil.Process()
+    peak = proc.memory_info().rss
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def run(i: int) -> None:
+        async with sem:
+            t0 = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - t0)
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, proc.memory_info().rss)
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    start = time.perf_counter()
+    await asyncio.gather(*(run(i) for i in range(n)))
+    elapsed = time.perf_counter() - start
+    sampler.cancel()
+    return Phase(name, latencies, elapsed, peak / 2**20)
+
+
+async def _seed(crm: SandboxCRM, erp: SandboxERP, orders: int) -> None:
+    await erp.upsert_warehouse("THR", "Tehran central", 1)
+    await erp.upsert_warehouse("IFN", "Isfahan", 2)
+    for sku in ("BENCH-A", "BENCH-B"):
+        await erp.upsert_product(
+            ErpProduct(sku=sku, name=sku, list_price=Decimal("10.00"), currency="EUR")
+        )
+        await erp.set_stock(sku, "THR", Decimal(orders * 3))
+        await erp.set_stock(sku, "IFN", Decimal(orders * 3))
+    await erp.upsert_customer(
+        ErpCustomer(
+            customer_id="C-BENCH",
+            external_ref="ACC-BENCH",
+            name="Bench Co.",
+            currency="EUR",
+            credit_limit=Decimal("1000000000"),
+        )
+    )
+    await crm.upsert_account(
+        CrmAccount(account_id="ACC-BENCH", name="Bench Co.", erp_customer_id="C-BENCH")
+    )
+
+
+def _order(order_id: str) -> CrmOrder:
+    return CrmOrder(
+        order_id=order_id,
+        account_id="ACC-BENCH",
+        owner="bench",
+        currency="EUR",
+        lines=[
+            CrmOrderLine(
+                line_no=i, sku=sku, quantity=Decimal(2), unit_price=Decimal("10"), currency="EUR"
+            )
+            for i, sku in enumerate(("BENCH-A", "BENCH-B"), start=1)
+        ],
+    )
+
+
+async def _activities_per_order(client: Client, order_id: str) -> int:
+    handle = client.get_workflow_handle(f"order-{order_id}")
+    history = await handle.fetch_history()
+    return sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
+
+
+async def bench(
+    orders: int, levels: list[int], db_url: str | None
+) -> list[tuple[int, Phase, Phase]]:
+    work = Path(tempfile.mkdtemp(prefix="peyvand-bench-"))
+    port = _free_port()
+    server = DevServer(
+        db_file=work / "temporal.sqlite",
+        port=port,
+        ui_port=_free_port(),
+        search_attributes=search_attributes.ALL,
+        log_file=work / "temporal.log",
+    )
+    results: list[tuple[int, Phase, Phase]] = []
+    async with server:
+        q = f"bench-{uuid.uuid4().hex[:6]}"
+        settings = Settings(
+            temporal_address=server.address,
+            workflow_task_queue=q,
+            crm_task_queue=f"{q}-crm",
+            erp_task_queue=f"{q}-erp",
+            data_dir=work,
+            crm_database_url=f"sqlite+aiosqlite:///{work / 'crm.sqlite'}",
+            erp_database_url=db_url or f"sqlite+aiosqlite:///{work / 'erp.sqlite'}",
+        )
+        client = await connect(settings)
+        crm, erp = SandboxCRM(settings.crm_url), InstantWarehouse(settings.erp_url, client)
+        await crm.create_schema()
+        await erp.create_schema()
+        await _seed(crm, erp, orders * (len(levels) + 1))
+        workers = build_workers(client, settings, crm, erp)
+        workers += [
+            Worker(client, task_queue=f"{q}-bare", workflows=[BareWorkflow], activities=[noop])
+        ]
+        for w in workers:
+            await w.__aenter__()
+        try:
+            run_id = uuid.uuid4().hex[:4]
+
+            async def one_order(tag: str, i: int) -> None:
+                order_id = f"B{run_id}-{tag}-{i}"
+                await crm.create_order(_order(order_id))
+                handle = await start_order(client, settings, order_input(settings, order_id))
+                result = await handle.result()
+                if result.status != "COMPLETED":
+                    raise RuntimeError(f"{order_id} ended {result.status}: {result.reason}")
+
+            await one_order("warm", 0)
+            steps = await _activities_per_order(client, f"B{run_id}-warm-0")
+            for c in levels:
+
+                async def ours_one(i: int, c: int = c) -> None:
+                    await one_order(f"c{c}", i)
+
+                ours = await _measure(f"order-to-cash c={c}", orders, c, ours_one)
+
+                async def one_bare(i: int, c: int = c) -> None:
+                    await client.execute_workflow(
+                        BareWorkflow.run,
+                        steps,
+                        id=f"bare-{run_id}-{c}-{i}",
+                        task_queue=f"{q}-bare",
+                    )
+
+                bare = await _measure(f"bare {steps} activities c={c}", orders, c, one_bare)
+                results.append((c, ours, bare))
+        finally:
+            for w in reversed(workers):
+                await w.__aexit__(None, None, None)
+            await erp.drain()
+            await crm.close()
+            await erp.close()
+    print(f"(activities per order: {steps}; server log and databases in {work})")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--erp-db-url", help="ERP database URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    results = asyncio.run(bench(args.orders, args.concurrency, args.erp_db_url))
+    print(f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9}")
+    for c, ours, bare in results:
+        print(ours.row())
+        print(bare.row())
+        print(
+            f"  c={c}: ratio ours/bare (throughput) = {ours.per_second / bare.per_second:.2f}; "
+            f"p50 {statistics.median(ours.latencies) * 1000:.0f} ms"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The machinery every order-to-cash run shares: its state, the UI details and search
+attributes, the waits, the CRM outbox, and compensation. No business step lives here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from domain.models import CrmNote, CrmOrderStatus, CrmStatusUpdate
+    from domain.orders import OrderEvent, OrderStatus
+    from workflows import search_attributes as sa
+    from workflows.order_to_cash.calls import Calls
+    from workflows.order_to_cash.models import (
+        CancelInput,
+        Compensation,
+        CompensationKind,
+        DecideInput,
+        OrderState,
+        OrderToCashInput,
+        OrderToCashResult,
+        workflow_id,
+    )
+
+
+class OrderStopped(Exception):
+    """Ends the order early with a final status (rejected or cancelled) and a reason."""
+
+    def __init__(self, status: OrderStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def failure_of(err: ActivityError) -> tuple[str, str]:
+    """(error type, readable message) of a failed activity."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        message = cause.message
+        details = cause.details[0] if cause.details else None
+        if isinstance(details, dict) and details.get("problems"):
+            message += ": " + "; ".join(str(p) for p in details["problems"])
+        return cause.type or "ApplicationError", message
+    return type(cause).__name__ if cause else "ActivityError", str(cause or err)
+
+
+class OrderBase:
+    """State and shared mechanics of one order-to-cash run."""
+
+    def _setup(self, input: OrderToCashInput) -> None:
+        self._in = input
+        self._s = input.resume or OrderState(order_id=input.order_id, requester=input.requested_by)
+        self._calls = Calls(input.crm_task_queue, input.erp_task_queue)
+        self._key = workflow_id(input.order_id)
+        self._decision: DecideInput | None = None
+        self._cancel: CancelInput | None = None
+        self._shipment_nudges = 0
+        self._payment_nudges = 0
+        self._stock_nudges = 0
+        self._crm_order_known = input.resume is not None
+
+        self._crm_tail: asyncio.Task[None] | None = None
+
+    @staticmethod
+    async def _shielded(step: Coroutine[Any, Any, None]) -> None:
+        """Run clean-up to its end even if the workflow is cancelled (again) meanwhile."""
+        await asyncio.shield(asyncio.ensure_future(step))
+
+    def _register(self, kind: CompensationKind, reference: str, label: str) -> None:
+        self._s.compensations.append(Compensation(kind=kind, reference=reference, label=label))
+
+    async def _unwind(self, status: OrderStatus, reason: str) -> None:
+        """Run the compensations in reverse, set the CRM status, end with ``status``."""
+        s = self._s
+        s.reason = reason
+        await self._crm_drain()  # earlier CRM changes land before the final one
+        if s.compensations:
+            self._set(OrderStatus.COMPENSATING, reason)
+        for comp in reversed(s.compensations):
+            try:
+                if comp.kind is CompensationKind.RELEASE_STOCK:
+                    await self._calls.release(comp.reference)
+                else:
+                    await self._calls.cancel_sales_order(comp.reference)
+                self._event("compensated", comp.label)
+            except ActivityError as err:
+                kind, message = failure_of(err)
+                s.needs_attention.append(f"{comp.label} failed: {kind}: {message}")
+                self._event("compensation-failed", f"{comp.label}: {message}")
+        s.reservations = []
+        s.compensations = []
+        if self._crm_order_known:
+            crm_status = (
+                CrmOrderStatus.CANCELLED
+                if status is OrderStatus.CANCELLED
+                else CrmOrderStatus.REJECTED
+            )
+            try:
+                await self._crm_status(crm_status, status.value.lower(), reason=reason)
+            except ActivityError as err:
+                s.needs_attention.append(f"CRM status not set: {failure_of(err)[1]}")
+        self._set(status, reason)
+
+    async def _needs_attention(self, problem: str) -> None:
+        self._s.needs_attention.append(problem)
+        self._event("needs-attention", problem)
+        try:
+            await self._calls.add_note(
+                CrmNote(
+                    key=f"{self._key}/attention/{len(self._s.needs_attention)}",
+                    order_id=self._s.order_id,
+                    subject="Order needs attention",
+                    body=problem,
+                )
+            )
+        except ActivityError:
+            self._event("needs-attention", "the CRM note could not be written either")
+
+    # --- handlers ----------------------------------------------------------------------------
+
+    async def _wait(self, done: object, timeout: timedelta, summary: str) -> bool:
+        """Wait until ``done()`` or a cancel request; False when the timeout passed first."""
+        assert callable(done)
+        try:
+            await workflow.wait_condition(
+                lambda: bool(done()) or self._cancel is not None,
+                timeout=max(timeout, timedelta(seconds=1)),
+                timeout_summary=summary,
+            )
+            return True
+        except TimeoutError:
+            return False
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            raise OrderStopped(
+                OrderStatus.CANCELLED, f"{self._cancel.reason} (by {self._cancel.requested_by})"
+            )
+
+    async def _maybe_continue_as_new(self) -> None:
+        if workflow.info().is_continue_as_new_suggested():
+            await self._crm_drain()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(self._in.model_copy(update={"resume": self._s}))
+
+    def _crm_later(self, status: CrmOrderStatus, step: str, **fields: object) -> None:
+        """Send a CRM status change in the background, in order after the ones before it.
+
+        The CRM only mirrors progress, so the process does not wait for it; a change that still
+        fails after its retries is recorded as needing attention instead of stopping the order.
+        """
+        previous = self._crm_tail
+
+        async def send() -> None:
+            if previous is not None:
+                await previous
+            try:
+                await self._crm_status(status, step, **fields)
+            except ActivityError as err:
+                if is_cancelled_exception(err):
+                    return
+                problem = f"CRM status {status.value} not set: {failure_of(err)[1]}"
+                self._s.needs_attention.append(problem)
+                self._event("needs-attention", problem)
+
+        self._crm_tail = asyncio.ensure_future(send())
+
+    async def _crm_drain(self) -> None:
+        """Wait until every queued CRM status change went out."""
+        tail, self._crm_tail = self._crm_tail, None
+        if tail is not None:
+            # A change cut short by a cancellation of the run must not abort the clean-up.
+            await asyncio.gather(tail, return_exceptions=True)
+
+    async def _crm_status(self, status: CrmOrderStatus, step: str, **fields: object) -> None:
+        await self._calls.set_status(
+            CrmStatusUpdate.model_validate(
+                {
+                    "key": f"{self._key}/{step}",
+                    "order_id": self._s.order_id,
+                    "status": status,
+                    **fields,
+                }
+            )
+        )
+
+    def _set(self, status: OrderStatus, detail: str) -> None:
+        s = self._s
+        changed = s.status is not status
+        s.status, s.detail = status, detail
+        if changed:
+            workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
+        self._event("status", f"{status.value}: {detail}")
+        lines = [f"**{status.value}** — {detail}"]
+        if s.erp_order_number:
+            lines.append(f"ERP order {s.erp_order_number}")
+        if s.invoice_number:
+            lines.append(f"invoice {s.invoice_number}, paid {s.amount_paid} {s.currency or ''}")
+        workflow.set_current_details("\n\n".join(lines))
+
+    def _event(self, kind: str, detail: str, actor: str | None = None) -> None:
+        self._s.events.append(OrderEvent(at=workflow.now(), kind=kind, detail=detail, actor=actor))
+
+    def _result(self) -> OrderToCashResult:
+        s = self._s
+        return OrderToCashResult(
+            order_id=s.order_id,
+            status=s.status,
+            reason=s.reason,
+            erp_customer_id=s.erp_customer_id,
+            erp_order_number=s.erp_order_number,
+            invoice_number=s.invoice_number,
+            total=s.total,
+            amount_paid=s.amount_paid,
+            needs_attention=s.needs_attention,
+            events=s.events,
+        )
