@@ -7,6 +7,7 @@ automated path without a person or a poll interval in it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -30,6 +31,7 @@ class InstantWarehouse(SandboxERP):
         super().__init__(url)
         self._client = client
         self._pending: set[asyncio.Task[None]] = set()
+        self.ordered_at: dict[str, float] = {}  # workflow id -> when its ERP order existed
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -38,6 +40,7 @@ class InstantWarehouse(SandboxERP):
 
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
         so = await super().create_sales_order(request)
+        self.ordered_at.setdefault(request.reference.split("/")[0], time.perf_counter())
         self._later(self._ship(so.number, request.reference))
         return so
 

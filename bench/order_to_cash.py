@@ -22,16 +22,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psutil
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.sandbox import SandboxCRM, SandboxERP
+from bench.bare import BareWorkflow, noop
 from bench.instant_warehouse import InstantWarehouse
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, ErpCustomer, ErpProduct
 from infra.devserver import DevServer
@@ -42,32 +41,13 @@ from worker import build_workers
 from workflows import search_attributes
 
 
-@activity.defn(name="bench_noop")
-async def noop(step: int) -> int:
-    """A trivial activity: the unit of work of the bare workflow."""
-    return step
-
-
-@workflow.defn(sandboxed=False)
-class BareWorkflow:
-    """The baseline: ``steps`` trivial activities one after the other."""
-
-    @workflow.run
-    async def run(self, steps: int) -> int:
-        total = 0
-        for i in range(steps):
-            total += await workflow.execute_activity(
-                noop, i, start_to_close_timeout=timedelta(seconds=30)
-            )
-        return total
-
-
 @dataclass
 class Phase:
     name: str
     latencies: list[float]
     seconds: float
     peak_rss_mb: float
+    to_erp: list[float] | None = None  # start → ERP sales order exists (the buyers' KPI)
 
     @property
     def per_second(self) -> float:
@@ -78,10 +58,15 @@ class Phase:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def row(self) -> str:
+        to_erp = "-"
+        if self.to_erp:
+            ordered = sorted(self.to_erp)
+            p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+            to_erp = f"{statistics.median(ordered) * 1000:.0f}/{p99 * 1000:.0f}"
         return (
             f"{self.name:28} {len(self.latencies):5d} {self.per_second:9.1f} "
             f"{statistics.median(self.latencies) * 1000:9.0f} {self.pct(0.99) * 1000:9.0f} "
-            f"{self.peak_rss_mb:9.0f}"
+            f"{self.peak_rss_mb:9.0f} {to_erp:>14}"
         )
 
 
@@ -163,8 +148,34 @@ async def _activities_per_order(client: Client, order_id: str) -> int:
     return sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
 
 
+async def _explain(client: Client, workflow_id: str) -> None:
+    """Print where one order's time went: queue wait and run time of each activity."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    first = history.events[0].event_time.ToDatetime()
+    scheduled: dict[int, tuple[str, float]] = {}
+    started: dict[int, float] = {}
+    print(f"timeline of {workflow_id} (ms from start: activity, waited in queue, ran):")
+    for e in history.events:
+        t = (e.event_time.ToDatetime() - first).total_seconds() * 1000
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            name = e.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[e.event_id] = (name, t)
+        elif e.HasField("activity_task_started_event_attributes"):
+            started[e.activity_task_started_event_attributes.scheduled_event_id] = t
+        elif e.HasField("activity_task_completed_event_attributes"):
+            sid = e.activity_task_completed_event_attributes.scheduled_event_id
+            name, t0 = scheduled[sid]
+            t1 = started.get(sid, t0)
+            print(f"  {t0:7.0f} {name:26} queue {t1 - t0:6.0f}  run {t - t1:6.0f}")
+        elif e.HasField("workflow_execution_signaled_event_attributes"):
+            print(f"  {t:7.0f} signal {e.workflow_execution_signaled_event_attributes.signal_name}")
+    print(
+        f"  {(history.events[-1].event_time.ToDatetime() - first).total_seconds() * 1000:7.0f} end"
+    )
+
+
 async def bench(
-    orders: int, levels: list[int], db_url: str | None
+    orders: int, levels: list[int], db_url: str | None, explain: bool = False
 ) -> list[tuple[int, Phase, Phase]]:
     work = Path(tempfile.mkdtemp(prefix="peyvand-bench-"))
     port = _free_port()
@@ -201,8 +212,11 @@ async def bench(
         try:
             run_id = uuid.uuid4().hex[:4]
 
+            started: dict[str, float] = {}
+
             async def one_order(tag: str, i: int) -> None:
                 order_id = f"B{run_id}-{tag}-{i}"
+                started[f"order-{order_id}"] = time.perf_counter()
                 await crm.create_order(_order(order_id))
                 handle = await start_order(client, settings, order_input(settings, order_id))
                 result = await handle.result()
@@ -217,6 +231,11 @@ async def bench(
                     await one_order(f"c{c}", i)
 
                 ours = await _measure(f"order-to-cash c={c}", orders, c, ours_one)
+                ours.to_erp = [
+                    erp.ordered_at[wid] - t0
+                    for wid, t0 in started.items()
+                    if f"-c{c}-" in wid and wid in erp.ordered_at
+                ]
 
                 async def one_bare(i: int, c: int = c) -> None:
                     await client.execute_workflow(
@@ -228,6 +247,8 @@ async def bench(
 
                 bare = await _measure(f"bare {steps} activities c={c}", orders, c, one_bare)
                 results.append((c, ours, bare))
+                if explain:
+                    await _explain(client, f"order-B{run_id}-c{c}-{orders // 2}")
         finally:
             for w in reversed(workers):
                 await w.__aexit__(None, None, None)
@@ -243,9 +264,15 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--erp-db-url", help="ERP database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--explain", action="store_true", help="print where one order's time went, per level"
+    )
     args = parser.parse_args()
-    results = asyncio.run(bench(args.orders, args.concurrency, args.erp_db_url))
-    print(f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9}")
+    results = asyncio.run(bench(args.orders, args.concurrency, args.erp_db_url, args.explain))
+    print(
+        f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9} "
+        f"{'to ERP p50/p99':>14}"
+    )
     for c, ours, bare in results:
         print(ours.row())
         print(bare.row())

@@ -34,12 +34,30 @@ class OrderStatus(StrEnum):
         return self in _FINAL
 
     @property
+    def is_resting(self) -> bool:
+        """A status an order can sit in for a while: waiting for people or systems, or final.
+
+        Only these are written to the ``OrderStatus`` search attribute; the steps between them
+        pass in milliseconds and show in the run's current details instead.
+        """
+        return self in _FINAL or self in _RESTING
+
+    @property
     def cancellable(self) -> bool:
         """Cancellation is accepted until the goods have left the warehouse."""
         return self in _CANCELLABLE
 
 
 _FINAL = {OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+_RESTING = {
+    OrderStatus.RECEIVED,
+    OrderStatus.AWAITING_STOCK,
+    OrderStatus.AWAITING_APPROVAL,
+    OrderStatus.AWAITING_SHIPMENT,
+    OrderStatus.AWAITING_PAYMENT,
+    OrderStatus.OVERDUE,
+    OrderStatus.COMPENSATING,
+}
 _CANCELLABLE = {
     OrderStatus.RECEIVED,
     OrderStatus.VALIDATED,

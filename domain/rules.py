@@ -7,7 +7,14 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from domain.models import CreditStatus, CrmOrder, CrmOrderLine, ErpProduct, ReservationLine
+from domain.models import (
+    CreditStatus,
+    CrmOrder,
+    CrmOrderLine,
+    ErpProduct,
+    ReservationLine,
+    SalesOrderLine,
+)
 from domain.money import HUNDRED, ZERO, is_currency_code, round_money
 
 
@@ -37,6 +44,29 @@ def order_totals(order: CrmOrder) -> OrderTotals:
     )
 
 
+def line_problems(
+    where: str, quantity: Decimal, unit_price: Decimal, discount_pct: Decimal
+) -> list[str]:
+    """What is wrong with one order line's numbers, each problem naming its field."""
+    problems: list[str] = []
+    if quantity <= ZERO:
+        problems.append(f"{where}.quantity: must be positive, got {quantity}")
+    if unit_price < ZERO:
+        problems.append(f"{where}.unit_price: must not be negative, got {unit_price}")
+    if not ZERO <= discount_pct <= HUNDRED:
+        problems.append(f"{where}.discount_pct: {discount_pct} is outside 0..100")
+    return problems
+
+
+def sales_order_problems(lines: Sequence[SalesOrderLine]) -> list[str]:
+    """What keeps these lines from making an ERP sales order."""
+    problems = [] if lines else ["lines: a sales order needs at least one line"]
+    for line in lines:
+        where = f"lines[{line.line_no}]"
+        problems += line_problems(where, line.quantity, line.unit_price, line.discount_pct)
+    return problems
+
+
 def validate_order(order: CrmOrder, products: Mapping[str, ErpProduct]) -> list[str]:
     """Every reason why ``order`` cannot be processed; empty when it can.
 
@@ -62,12 +92,7 @@ def validate_order(order: CrmOrder, products: Mapping[str, ErpProduct]) -> list[
         if line.line_no in seen:
             problems.append(f"{where}.line_no: duplicate line number")
         seen.add(line.line_no)
-        if line.quantity <= ZERO:
-            problems.append(f"{where}.quantity: must be positive, got {line.quantity}")
-        if line.unit_price < ZERO:
-            problems.append(f"{where}.unit_price: must not be negative, got {line.unit_price}")
-        if not ZERO <= line.discount_pct <= HUNDRED:
-            problems.append(f"{where}.discount_pct: {line.discount_pct} is outside 0..100")
+        problems += line_problems(where, line.quantity, line.unit_price, line.discount_pct)
         if line.currency != order.currency:
             problems.append(
                 f"{where}.currency: {line.currency} differs from the order's {order.currency} "

@@ -60,7 +60,7 @@ from domain.models import (
     StockLevel,
 )
 from domain.money import HUNDRED, ZERO, round_money
-from domain.rules import allocate, line_net
+from domain.rules import allocate, line_net, sales_order_problems
 
 __all__ = ["FaultInjection", "InMemoryCRM", "InMemoryERP"]
 
@@ -636,18 +636,7 @@ class InMemoryERP(FaultInjection, ERPPort):
 
     @staticmethod
     def _line_problems(request: SalesOrderRequest) -> list[str]:
-        problems: list[str] = []
-        if not request.lines:
-            problems.append("lines: a sales order needs at least one line")
-        for line in request.lines:
-            where = f"lines[{line.line_no}]"
-            if line.quantity <= ZERO:
-                problems.append(f"{where}.quantity: must be positive, got {line.quantity}")
-            if line.unit_price < ZERO:
-                problems.append(f"{where}.unit_price: must not be negative, got {line.unit_price}")
-            if not ZERO <= line.discount_pct <= HUNDRED:
-                problems.append(f"{where}.discount_pct: {line.discount_pct} is outside 0..100")
-        return problems
+        return sales_order_problems(request.lines)
 
     @_port
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:

@@ -8,7 +8,6 @@ methods for the demo, the CLI and the tests (``create_schema``, ``upsert_account
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,7 @@ from adapters.sandbox.crm_schema import (
     UserRow,
     order_payload,
 )
-from adapters.sandbox.db import Database
+from adapters.sandbox.db import SandboxSystem
 from domain.errors import InvalidRecord, RecordNotFound
 from domain.models import (
     CrmAccount,
@@ -64,34 +63,21 @@ def _order_not_found(order_id: str) -> RecordNotFound:
     )
 
 
-class SandboxCRM(CRMPort):
+class SandboxCRM(SandboxSystem, CRMPort):
     """The embedded CRM.
 
     Args:
-        url: SQLAlchemy URL of the CRM's own database, such as ``sqlite+aiosqlite:///crm.db``.
+        url: SQLAlchemy URL of its own database, e.g. ``sqlite+aiosqlite:///crm.db``.
         latency: Seconds every port call waits first, to behave like a remote system.
 
     Raises:
         ValueError: ``url`` is malformed or names a missing or non-async driver.
     """
 
-    def __init__(self, url: str, *, latency: float = 0.0) -> None:
-        self._db = Database(url, system=SYSTEM)
-        self.latency = latency
-
-    async def _remote_call(self) -> None:
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+    system = SYSTEM
+    metadata = CrmBase.metadata
 
     # -- admin (not part of the port) -----------------------------------------------------------
-
-    async def create_schema(self) -> None:
-        """Create the CRM's tables if they do not exist yet."""
-        await self._db.create_schema(CrmBase.metadata)
-
-    async def close(self) -> None:
-        """Release the database connections."""
-        await self._db.dispose()
 
     async def upsert_account(self, account: CrmAccount) -> None:
         """Create the account, or overwrite every field of an existing one."""

@@ -9,7 +9,6 @@ recording incoming payments.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.ports import ERPPort
 from adapters.sandbox import erp_documents as documents
 from adapters.sandbox import erp_stock as stock
-from adapters.sandbox.db import Database
+from adapters.sandbox.db import SandboxSystem
 from adapters.sandbox.erp_records import (
     SYSTEM,
     customer_record,
@@ -60,34 +59,21 @@ from domain.money import ZERO
 __all__ = ["SandboxERP"]
 
 
-class SandboxERP(ERPPort):
+class SandboxERP(SandboxSystem, ERPPort):
     """The embedded ERP.
 
     Args:
-        url: SQLAlchemy URL of the ERP's own database, such as ``sqlite+aiosqlite:///erp.db``.
+        url: SQLAlchemy URL of its own database, e.g. ``sqlite+aiosqlite:///erp.db``.
         latency: Seconds every port call waits first, to behave like a remote system.
 
     Raises:
         ValueError: ``url`` is malformed or names a missing or non-async driver.
     """
 
-    def __init__(self, url: str, *, latency: float = 0.0) -> None:
-        self._db = Database(url, system=SYSTEM)
-        self.latency = latency
-
-    async def _remote_call(self) -> None:
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+    system = SYSTEM
+    metadata = ErpBase.metadata
 
     # -- admin (not part of the port) -----------------------------------------------------------
-
-    async def create_schema(self) -> None:
-        """Create the ERP's tables if they do not exist yet."""
-        await self._db.create_schema(ErpBase.metadata)
-
-    async def close(self) -> None:
-        """Release the database connections."""
-        await self._db.dispose()
 
     async def upsert_warehouse(self, code: str, name: str, lead_days: int = 1) -> None:
         """Add or change a warehouse; a new one comes after the existing ones in ERP order."""

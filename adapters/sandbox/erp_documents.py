@@ -49,7 +49,7 @@ from domain.models import (
     SalesOrderStatus,
 )
 from domain.money import HUNDRED, ZERO, round_money
-from domain.rules import line_net
+from domain.rules import line_net, sales_order_problems
 
 DEFAULT_LEAD_DAYS = 1
 """Days from order to promised delivery when an order draws on no reservation."""
@@ -70,18 +70,7 @@ def _net(line: SalesOrderLine, currency: str) -> Decimal:
 
 
 def _line_problems(request: SalesOrderRequest) -> list[str]:
-    problems: list[str] = []
-    if not request.lines:
-        problems.append("lines: a sales order needs at least one line")
-    for line in request.lines:
-        where = f"lines[{line.line_no}]"
-        if line.quantity <= ZERO:
-            problems.append(f"{where}.quantity: must be positive, got {line.quantity}")
-        if line.unit_price < ZERO:
-            problems.append(f"{where}.unit_price: must not be negative, got {line.unit_price}")
-        if not ZERO <= line.discount_pct <= HUNDRED:
-            problems.append(f"{where}.discount_pct: {line.discount_pct} is outside 0..100")
-    return problems
+    return sales_order_problems(request.lines)
 
 
 async def _same_sales_order(

@@ -58,3 +58,11 @@ def test_order_policy_defaults() -> None:
     assert policy.dunning_max_reminders == 3
     # Round-trips through JSON, as it does in workflow history.
     assert OrderPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_only_resting_statuses_reach_the_search_attribute() -> None:
+    resting = {s for s in OrderStatus if s.is_resting}
+    assert {OrderStatus.VALIDATED, OrderStatus.CREDIT_CHECKED, OrderStatus.RESERVING}.isdisjoint(
+        resting
+    )
+    assert {OrderStatus.AWAITING_APPROVAL, OrderStatus.COMPLETED, OrderStatus.OVERDUE} <= resting

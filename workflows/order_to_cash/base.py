@@ -193,7 +193,7 @@ class OrderBase:
         s = self._s
         changed = s.status is not status
         s.status, s.detail = status, detail
-        if changed:
+        if changed and status.is_resting:
             workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
         self._event("status", f"{status.value}: {detail}")
         lines = [f"**{status.value}** — {detail}"]
