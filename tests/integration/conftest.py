@@ -9,26 +9,19 @@ from dataclasses import dataclass
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
-from infra.binaries import temporal_cli
 from infra.settings import Settings
 from tests.conftest import DbFactory
+from tests.temporal_envs import dev_server
 from worker import build_workers
-from workflows import search_attributes
 
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """One dev server for the whole session, with peyvand's search attributes registered."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(),
-        search_attributes=search_attributes.ALL,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
+    env = await dev_server()
     try:
         yield env
     finally:

@@ -13,16 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.crm import CrmActivities
 from activities.erp import ErpActivities
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpProduct
-from infra.binaries import temporal_test_server
-from infra.temporal import register_search_attributes
 from tests.fakes import InMemoryCRM, InMemoryERP
+from tests.temporal_envs import time_skipping
 from workflows.order_to_cash.models import (
     CancelInput,
     DecideInput,
@@ -31,7 +29,6 @@ from workflows.order_to_cash.models import (
     ShipmentNotice,
 )
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
-from workflows.search_attributes import ALL
 
 HERE = Path(__file__).parent / "histories"
 
@@ -119,11 +116,8 @@ async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
 async def main() -> None:
     HERE.mkdir(exist_ok=True)
     crm, erp = await _systems()
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
-    )
+    env = await time_skipping()
     async with env:
-        await register_search_attributes(env.client, ALL)
         q = f"record-{uuid.uuid4().hex[:6]}"
         async with (
             Worker(env.client, task_queue=q, workflows=[OrderToCashWorkflow]),

@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -44,10 +43,8 @@ from domain.models import (
     ErpProduct,
 )
 from domain.orders import OrderPolicy, OrderStatus
-from infra.binaries import temporal_test_server
-from infra.temporal import register_search_attributes
 from tests.fakes import InMemoryCRM, InMemoryERP
-from workflows import search_attributes
+from tests.temporal_envs import time_skipping
 from workflows.order_to_cash.models import (
     OrderState,
     OrderToCashInput,
@@ -69,12 +66,8 @@ Line = tuple[str, int | str, int | str]  # (sku, quantity, unit price)
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, started once, with peyvand's search attributes."""
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(),
-        data_converter=pydantic_data_converter,
-    )
+    environment = await time_skipping()
     try:
-        await register_search_attributes(environment.client, search_attributes.ALL)
         yield environment
     finally:
         await environment.shutdown()

