@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import guarded
 from adapters.ports import CRMPort
+from domain.errors import RecordNotFound
 from domain.models import CrmAccount, CrmNote, CrmOrder, CrmStatusUpdate, CrmTask
 
 
@@ -19,6 +21,8 @@ class FetchOrderInput(BaseModel):
 
 class FetchOrderResult(BaseModel):
     order: CrmOrder
+    account: CrmAccount | None = None  # the order's account, read in the same call
+    account_problem: str | None = None  # why the account could not be read, if it could not
 
 
 class FetchAccountInput(BaseModel):
@@ -90,8 +94,24 @@ class CrmActivities:
 
     @activity.defn(name="crm_fetch_order")
     async def fetch_order(self, input: FetchOrderInput) -> FetchOrderResult:
-        """Read an order with its lines."""
-        return FetchOrderResult(order=await guarded(self._crm.get_order(input.order_id)))
+        """Read an order with its lines and its customer account, in one round trip.
+
+        An account the CRM does not know is not a failure of this call: it is reported in
+        ``account_problem``, so the workflow rejects the order with every problem named.
+        """
+        order = await guarded(self._crm.get_order(input.order_id))
+        account_id = (order.account_id or "").strip()
+        if not account_id:
+            return FetchOrderResult(order=order)
+        try:
+            account = await guarded(self._crm.get_account(account_id))
+        except ApplicationError as err:
+            if err.type != RecordNotFound.__name__:
+                raise
+            return FetchOrderResult(
+                order=order, account_problem=f"account_id: RecordNotFound: {err.message}"
+            )
+        return FetchOrderResult(order=order, account=account)
 
     @activity.defn(name="crm_fetch_account")
     async def fetch_account(self, input: FetchAccountInput) -> FetchAccountResult:

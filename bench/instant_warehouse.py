@@ -1,4 +1,4 @@
-"""A sandbox ERP whose warehouse ships, and whose customer pays, the moment the documents exist.
+"""An ERP whose warehouse ships, and whose customer pays, the moment the documents exist.
 
 Each event is followed by the signal an ERP webhook would send, so the benchmark measures the
 automated path without a person or a poll interval in it.
@@ -13,22 +13,26 @@ from typing import Any
 
 from temporalio.client import Client
 
-from adapters.sandbox import SandboxERP
+from adapters.delegating import DelegatingERP
+from adapters.ports import ERPPort
 from domain.models import Invoice, InvoiceRequest, SalesOrder, SalesOrderRequest
+from infra.orders import ErpDesk
 from workflows.order_to_cash.models import PaymentNotice, ShipmentNotice
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
 
-class InstantWarehouse(SandboxERP):
-    """``SandboxERP`` plus a warehouse and a customer that act at once.
+class InstantWarehouse(DelegatingERP):
+    """An ERP plus a warehouse and a customer that act at once.
 
     Args:
-        url: The ERP database URL.
+        erp: The ERP (sandbox or in-memory); also used to ship and to record payments.
+        desk: The same ERP seen as its warehouse and cashier.
         client: Used to signal the order workflows, as a webhook relay would.
     """
 
-    def __init__(self, url: str, client: Client) -> None:
-        super().__init__(url)
+    def __init__(self, erp: ERPPort, desk: ErpDesk, client: Client) -> None:
+        super().__init__(erp)
+        self._desk = desk
         self._client = client
         self._pending: set[asyncio.Task[None]] = set()
         self.ordered_at: dict[str, float] = {}  # workflow id -> when its ERP order existed
@@ -50,18 +54,16 @@ class InstantWarehouse(SandboxERP):
         return invoice
 
     async def _ship(self, number: str, reference: str) -> None:
-        await self.ship(number)
+        await self._desk.ship(number)
         handle = self._client.get_workflow_handle(reference.split("/")[0])
-        await handle.signal(
-            OrderToCashWorkflow.shipment_notified, ShipmentNotice(shipment_ref=number)
-        )
+        notice = ShipmentNotice(shipment_ref=number)
+        await handle.signal(OrderToCashWorkflow.shipment_notified, notice)
 
     async def _pay(self, invoice: Invoice, reference: str) -> None:
-        await self.record_payment(invoice.number, invoice.total, f"{reference}/pay")
+        await self._desk.record_payment(invoice.number, invoice.total, f"{reference}/pay")
         handle = self._client.get_workflow_handle(reference.split("/")[0])
-        await handle.signal(
-            OrderToCashWorkflow.payment_notified, PaymentNotice(amount=invoice.total)
-        )
+        notice = PaymentNotice(amount=invoice.total)
+        await handle.signal(OrderToCashWorkflow.payment_notified, notice)
 
     async def drain(self) -> None:
         """Wait for the events still under way."""

@@ -37,6 +37,7 @@ from infra.devserver import DevServer
 from infra.orders import order_input, start_order
 from infra.settings import Settings
 from infra.temporal import connect
+from tests.fakes import InMemoryCRM, InMemoryERP
 from worker import build_workers
 from workflows import search_attributes
 
@@ -48,6 +49,7 @@ class Phase:
     seconds: float
     peak_rss_mb: float
     to_erp: list[float] | None = None  # start → ERP sales order exists (the buyers' KPI)
+    cpu_seconds: float = 0.0  # CPU this process used during the phase (all threads)
 
     @property
     def per_second(self) -> float:
@@ -66,7 +68,7 @@ class Phase:
         return (
             f"{self.name:28} {len(self.latencies):5d} {self.per_second:9.1f} "
             f"{statistics.median(self.latencies) * 1000:9.0f} {self.pct(0.99) * 1000:9.0f} "
-            f"{self.peak_rss_mb:9.0f} {to_erp:>14}"
+            f"{self.peak_rss_mb:9.0f} {to_erp:>14} {self.cpu_seconds / self.seconds:8.0%}"
         )
 
 
@@ -97,14 +99,16 @@ async def _measure(
             await asyncio.sleep(0.05)
 
     sampler = asyncio.create_task(sample())
+    cpu0 = sum(proc.cpu_times()[:2])
     start = time.perf_counter()
     await asyncio.gather(*(run(i) for i in range(n)))
     elapsed = time.perf_counter() - start
+    cpu = sum(proc.cpu_times()[:2]) - cpu0
     sampler.cancel()
-    return Phase(name, latencies, elapsed, peak / 2**20)
+    return Phase(name, latencies, elapsed, peak / 2**20, cpu_seconds=cpu)
 
 
-async def _seed(crm: SandboxCRM, erp: SandboxERP, orders: int) -> None:
+async def _seed(crm: SandboxCRM | InMemoryCRM, erp: SandboxERP | InMemoryERP, orders: int) -> None:
     await erp.upsert_warehouse("THR", "Tehran central", 1)
     await erp.upsert_warehouse("IFN", "Isfahan", 2)
     for sku in ("BENCH-A", "BENCH-B"):
@@ -175,12 +179,18 @@ async def _explain(client: Client, workflow_id: str) -> None:
 
 
 async def bench(
-    orders: int, levels: list[int], db_url: str | None, explain: bool = False
+    orders: int,
+    levels: list[int],
+    db_url: str | None,
+    explain: bool = False,
+    crm_db_url: str | None = None,
+    systems: str = "sandbox",
+    history: str = "file",
 ) -> list[tuple[int, Phase, Phase]]:
     work = Path(tempfile.mkdtemp(prefix="peyvand-bench-"))
     port = _free_port()
     server = DevServer(
-        db_file=work / "temporal.sqlite",
+        db_file=work / "temporal.sqlite" if history == "file" else None,
         port=port,
         ui_port=_free_port(),
         search_attributes=search_attributes.ALL,
@@ -195,14 +205,20 @@ async def bench(
             crm_task_queue=f"{q}-crm",
             erp_task_queue=f"{q}-erp",
             data_dir=work,
-            crm_database_url=f"sqlite+aiosqlite:///{work / 'crm.sqlite'}",
+            crm_database_url=crm_db_url or f"sqlite+aiosqlite:///{work / 'crm.sqlite'}",
             erp_database_url=db_url or f"sqlite+aiosqlite:///{work / 'erp.sqlite'}",
         )
         client = await connect(settings)
-        crm, erp = SandboxCRM(settings.crm_url), InstantWarehouse(settings.erp_url, client)
+        crm: SandboxCRM | InMemoryCRM
+        inner: SandboxERP | InMemoryERP
+        if systems == "memory":
+            crm, inner = InMemoryCRM(), InMemoryERP()
+        else:
+            crm, inner = SandboxCRM(settings.crm_url), SandboxERP(settings.erp_url)
         await crm.create_schema()
-        await erp.create_schema()
-        await _seed(crm, erp, orders * (len(levels) + 1))
+        await inner.create_schema()
+        await _seed(crm, inner, orders * (len(levels) + 1))
+        erp = InstantWarehouse(inner, inner, client)
         workers = build_workers(client, settings, crm, erp)
         workers += [
             Worker(client, task_queue=f"{q}-bare", workflows=[BareWorkflow], activities=[noop])
@@ -254,7 +270,7 @@ async def bench(
                 await w.__aexit__(None, None, None)
             await erp.drain()
             await crm.close()
-            await erp.close()
+            await inner.close()
     print(f"(activities per order: {steps}; server log and databases in {work})")
     return results
 
@@ -264,14 +280,38 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200, help="orders per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--erp-db-url", help="ERP database URL (default: a fresh SQLite file)")
+    parser.add_argument("--crm-db-url", help="CRM database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--systems",
+        choices=["sandbox", "memory"],
+        default="sandbox",
+        help="CRM/ERP behind the workers: the SQL sandbox, or the contract-tested in-memory "
+        "systems of tests/fakes.py (measures the orchestration alone)",
+    )
+    parser.add_argument(
+        "--history",
+        choices=["file", "memory"],
+        default="file",
+        help="dev server history in a SQLite file (as the run command keeps it) or in memory",
+    )
     parser.add_argument(
         "--explain", action="store_true", help="print where one order's time went, per level"
     )
     args = parser.parse_args()
-    results = asyncio.run(bench(args.orders, args.concurrency, args.erp_db_url, args.explain))
+    results = asyncio.run(
+        bench(
+            args.orders,
+            args.concurrency,
+            args.erp_db_url,
+            args.explain,
+            args.crm_db_url,
+            args.systems,
+            args.history,
+        )
+    )
     print(
         f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9} "
-        f"{'to ERP p50/p99':>14}"
+        f"{'to ERP p50/p99':>14} {'CPU':>8}"
     )
     for c, ours, bare in results:
         print(ours.row())

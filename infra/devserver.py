@@ -41,7 +41,7 @@ class DevServer:
     """Runs ``temporal server start-dev`` as a child process for as long as the context lasts.
 
     Args:
-        db_file: SQLite file holding the history.
+        db_file: SQLite file holding the history; None keeps it in memory only.
         port: gRPC port of the frontend.
         ui_port: Port of the Web UI.
         search_attributes: Keys to register.
@@ -51,7 +51,7 @@ class DevServer:
     def __init__(
         self,
         *,
-        db_file: Path,
+        db_file: Path | None,
         port: int,
         ui_port: int,
         search_attributes: Sequence[SearchAttributeKey[Any]],
@@ -76,13 +76,16 @@ class DevServer:
                 f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
                 "PEYVAND_DEV_SERVER_PORT / PEYVAND_DEV_SERVER_UI_PORT"
             )
-        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file.parent.mkdir(parents=True, exist_ok=True)
+        store = []
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            store = ["--db-filename", str(self.db_file)]
         args = [
             temporal_cli(),
             "server",
             "start-dev",
-            "--db-filename",
-            str(self.db_file),
+            *store,
             "--port",
             str(self.port),
             "--ui-port",

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.ports import ERPPort
+from adapters.delegating import DelegatingERP
 from adapters.sandbox import SandboxCRM, SandboxERP, seed
 from domain.errors import SystemUnavailable
 from domain.models import (
-    CreditStatus,
     CustomerData,
     ErpCustomer,
-    ErpProduct,
     Invoice,
     InvoiceRequest,
     Reservation,
     ReservationRequest,
     SalesOrder,
     SalesOrderRequest,
-    StockLevel,
 )
 from domain.orders import OrderStatus
 from infra.orders import order_handle
@@ -32,11 +29,11 @@ from worker import build_workers
 pytestmark = pytest.mark.devserver
 
 
-class LostReplies(ERPPort):
+class LostReplies(DelegatingERP):
     """The sandbox ERP, but the first reply of each write is lost after the write committed."""
 
     def __init__(self, erp: SandboxERP) -> None:
-        self.erp = erp
+        super().__init__(erp)
         self.lost: list[str] = []
 
     def _lose_once(self, what: str) -> None:
@@ -44,51 +41,25 @@ class LostReplies(ERPPort):
             self.lost.append(what)
             raise SystemUnavailable(f"reply of {what} lost", system="erp")
 
-    async def find_customer(
-        self, *, external_ref: str | None, tax_id: str | None, email: str | None
-    ) -> ErpCustomer | None:
-        return await self.erp.find_customer(external_ref=external_ref, tax_id=tax_id, email=email)
-
     async def create_customer(self, data: CustomerData) -> ErpCustomer:
-        out = await self.erp.create_customer(data)
+        out = await super().create_customer(data)
         self._lose_once(f"customer {data.external_ref}")
         return out
 
-    async def get_credit_status(self, customer_id: str) -> CreditStatus:
-        return await self.erp.get_credit_status(customer_id)
-
-    async def get_products(self, skus: Sequence[str]) -> list[ErpProduct]:
-        return await self.erp.get_products(skus)
-
-    async def get_stock(self, skus: Sequence[str]) -> list[StockLevel]:
-        return await self.erp.get_stock(skus)
-
     async def reserve(self, request: ReservationRequest) -> Reservation:
-        out = await self.erp.reserve(request)
+        out = await super().reserve(request)
         self._lose_once(request.reference)
         return out
-
-    async def release(self, reference: str) -> Reservation | None:
-        return await self.erp.release(reference)
 
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
-        out = await self.erp.create_sales_order(request)
+        out = await super().create_sales_order(request)
         self._lose_once(request.reference)
         return out
-
-    async def get_sales_order(self, reference: str) -> SalesOrder | None:
-        return await self.erp.get_sales_order(reference)
-
-    async def cancel_sales_order(self, reference: str) -> SalesOrder | None:
-        return await self.erp.cancel_sales_order(reference)
 
     async def create_invoice(self, request: InvoiceRequest) -> Invoice:
-        out = await self.erp.create_invoice(request)
+        out = await super().create_invoice(request)
         self._lose_once(request.reference)
         return out
-
-    async def get_invoice(self, number: str) -> Invoice:
-        return await self.erp.get_invoice(number)
 
 
 @pytest.fixture

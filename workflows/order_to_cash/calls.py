@@ -71,15 +71,6 @@ class Calls:
             c.FetchOrderResult,
         )
 
-    async def fetch_account(self, account_id: str) -> c.FetchAccountResult:
-        return await self._run(
-            c.CrmActivities.fetch_account,
-            c.FetchAccountInput(account_id=account_id),
-            self._crm,
-            f"read CRM account {account_id}",
-            c.FetchAccountResult,
-        )
-
     async def link_account(self, account_id: str, customer_id: str) -> None:
         await self._run(
             c.CrmActivities.link_account,

@@ -25,12 +25,6 @@ with workflow.unsafe.imports_passed_through():
 class Intake(Fulfilment):
     """Customer resolution and stock reservation steps of order-to-cash."""
 
-    async def _account_if_any(self, account_id: str | None) -> CrmAccount | None:
-        if not (account_id or "").strip():
-            return None
-        assert account_id is not None
-        return (await self._calls.fetch_account(account_id)).account
-
     async def _resolve_customer(self, order: CrmOrder, account: CrmAccount) -> str:
         s, calls = self._s, self._calls
         if account.erp_customer_id:

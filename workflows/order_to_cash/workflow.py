@@ -11,6 +11,7 @@ a reservation run the registered compensations in reverse order, then set the CR
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -49,7 +50,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-async def _nothing(value: list[ErpProduct]) -> list[ErpProduct]:
+T = TypeVar("T")
+
+
+async def _value(value: T) -> T:
+    """An awaitable of a value already known, to sit in a gather beside real calls."""
     return value
 
 
@@ -112,24 +117,27 @@ class OrderToCashWorkflow(Intake):
         s, calls = self._s, self._calls
         self._set(OrderStatus.RECEIVED, "reading the order from the CRM")
         try:
-            order = (await calls.fetch_order(s.order_id)).order
+            fetched = await calls.fetch_order(s.order_id)
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
             kind, message = failure_of(err)
             raise OrderStopped(OrderStatus.REJECTED, f"{kind}: {message}") from err
+        order, account = fetched.order, fetched.account
         self._crm_order_known = True
         s.account_id, s.currency = order.account_id, order.currency
         s.requester = s.requester or order.owner
         s.payment_terms_days = order.payment_terms_days
         skus = sorted({line.sku for line in order.lines})
+        linked = account.erp_customer_id if account else None
         # Independent reads run side by side: an order reaches the ERP in fewer round trips.
-        found, account = await asyncio.gather(
-            calls.products(skus) if skus else _nothing(list[ErpProduct]()),
-            self._account_if_any(order.account_id),
+        found, credit = await asyncio.gather(
+            calls.products(skus) if skus else _value(list[ErpProduct]()),
+            calls.credit_status(linked) if linked else _value(None),
         )
-        products = {p.sku: p for p in found}
-        problems = validate_order(order, products)
+        problems = validate_order(order, {p.sku: p for p in found})
+        if fetched.account_problem:
+            problems.append(fetched.account_problem)
         if problems:
             raise OrderStopped(OrderStatus.REJECTED, "invalid order: " + "; ".join(problems))
         totals = order_totals(order)
@@ -148,7 +156,7 @@ class OrderToCashWorkflow(Intake):
 
         assert account is not None  # validation refuses an order without one
         customer_id = await self._resolve_customer(order, account)
-        check = check_credit(totals.total, await calls.credit_status(customer_id))
+        check = check_credit(totals.total, credit or await calls.credit_status(customer_id))
         if check.blocked:
             raise OrderStopped(
                 OrderStatus.REJECTED, f"customer {customer_id} is blocked in the ERP"
