@@ -41,6 +41,18 @@ class PeyvandError(Exception):
         """Structured attributes of the error, JSON-friendly."""
         return {"message": self.message, "system": self.system}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The keyword-only attributes are required, so the default (args-only) pickling and
+        # copying cannot rebuild the error; ``details()`` names exactly the constructor's
+        # arguments.
+        return (_rebuild, (type(self), self.details()))
+
+
+def _rebuild(cls: type[PeyvandError], details: dict[str, Any]) -> PeyvandError:
+    fields = dict(details)
+    message = fields.pop("message")
+    return cls(message, **fields)
+
 
 class TransientError(PeyvandError):
     """A failure that may go away if the same call is repeated later."""
