@@ -48,8 +48,6 @@ from workflows import search_attributes as sa
 from workflows.order_to_cash.models import CancelInput, DecideInput, StockNotice
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
-CliError = OrderOpError
-
 
 async def _sandbox_erp(settings: Settings) -> SandboxERP:
     erp = SandboxERP(settings.erp_url)
@@ -73,7 +71,7 @@ async def cmd_start(client: Client, settings: Settings, args: argparse.Namespace
     try:
         handle = await start_order(client, settings, input)
     except WorkflowAlreadyStartedError as err:
-        raise CliError(f"order {args.order_id} was already processed; see: status") from err
+        raise OrderOpError(f"order {args.order_id} was already processed; see: status") from err
     print(f"started {handle.id} (run {handle.result_run_id})")
     if args.wait:
         print(describe(await wait_for(client, args.order_id, reached(), timeout=args.timeout)))
@@ -94,7 +92,7 @@ async def cmd_decide(client: Client, settings: Settings, args: argparse.Namespac
     try:
         result = await handle.execute_update(OrderToCashWorkflow.decide, decision)
     except WorkflowUpdateFailedError as err:
-        raise CliError(f"decision refused: {err.cause}") from err
+        raise OrderOpError(f"decision refused: {err.cause}") from err
     print(f"{result.decision} by {args.approver}")
 
 
@@ -105,7 +103,7 @@ async def cmd_cancel(client: Client, settings: Settings, args: argparse.Namespac
             OrderToCashWorkflow.cancel, request
         )
     except WorkflowUpdateFailedError as err:
-        raise CliError(f"cancellation refused: {err.cause}") from err
+        raise OrderOpError(f"cancellation refused: {err.cause}") from err
     print("cancellation accepted" if result.accepted else f"refused: order is {result.status}")
 
 
@@ -231,7 +229,7 @@ async def _main(args: argparse.Namespace) -> None:
     try:
         client = await connect(settings)
     except RuntimeError as err:
-        raise CliError(
+        raise OrderOpError(
             f"cannot reach Temporal at {settings.temporal_address} ({err}); start the stack with "
             "'bash scripts/dev.sh run' or set PEYVAND_TEMPORAL_ADDRESS"
         ) from err
@@ -243,7 +241,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     try:
         asyncio.run(_main(args))
-    except CliError as err:
+    except OrderOpError as err:
         return _fail(f"error: {err}", 1)
     except (RuntimeError, OSError) as err:
         return _fail(f"error: {err}", 2)

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -45,22 +44,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-@dataclass
-class Systems:
-    """The CRM and ERP this process talks to, chosen here and nowhere else."""
-
-    crm: CRMPort
-    erp: ERPPort
-    sandbox_crm: SandboxCRM | None = None
-    sandbox_erp: SandboxERP | None = None
-
-    async def close(self) -> None:
-        for system in (self.sandbox_crm, self.sandbox_erp):
-            if system is not None:
-                await system.close()
-
-
-async def open_systems(settings: Settings, *, seed: bool = False) -> Systems:
+async def open_systems(settings: Settings, *, seed: bool = False) -> tuple[SandboxCRM, SandboxERP]:
     """Open the sandbox CRM and ERP (the embedded default), creating their schemas."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     latency = settings.sandbox_latency_ms / 1000
@@ -70,7 +54,7 @@ async def open_systems(settings: Settings, *, seed: bool = False) -> Systems:
     await erp.create_schema()
     if seed:
         await seed_demo(crm, erp)
-    return Systems(crm=crm, erp=erp, sandbox_crm=crm, sandbox_erp=erp)
+    return crm, erp
 
 
 def build_workers(client: Client, settings: Settings, crm: CRMPort, erp: ERPPort) -> list[Worker]:
@@ -144,10 +128,11 @@ async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
             settings = await stack.enter_async_context(embedded_server(settings))
-        systems = await open_systems(settings, seed=seed or embedded)
-        stack.push_async_callback(systems.close)
+        crm, erp = await open_systems(settings, seed=seed or embedded)
+        stack.push_async_callback(crm.close)
+        stack.push_async_callback(erp.close)
         client = await connect(settings)
-        workers = build_workers(client, settings, systems.crm, systems.erp)
+        workers = build_workers(client, settings, crm, erp)
         for worker in workers:
             await stack.enter_async_context(worker)
         log.info(
@@ -158,10 +143,7 @@ async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -
             settings.temporal_address,
         )
         if demo:
-            assert systems.sandbox_crm is not None and systems.sandbox_erp is not None
-            demo_task = asyncio.create_task(
-                run_demo(client, settings, systems.sandbox_crm, systems.sandbox_erp)
-            )
+            demo_task = asyncio.create_task(run_demo(client, settings, crm, erp))
             demo_task.add_done_callback(_report_demo)
             stack.callback(demo_task.cancel)
         if embedded:

@@ -362,20 +362,7 @@ class SandboxCRM(SandboxSystem, CRMPort):
         Raises:
             RecordNotFound: The order does not exist.
         """
-        await self._remote_call()
-
-        async def op(session: AsyncSession) -> str:
-            existing = await session.scalar(select(NoteRow.id).where(NoteRow.key == note.key))
-            if existing is None:
-                if await session.get(OrderRow, note.order_id) is None:
-                    raise _order_not_found(note.order_id)
-                row = NoteRow(**note.model_dump(), created_at=_now())
-                session.add(row)
-                await session.flush()
-                existing = row.id
-            return f"N-{existing:06d}"
-
-        return await self._db.run(op)
+        return await self._add_once(NoteRow, note, "N", {})
 
     async def create_task(self, task: CrmTask) -> str:
         """Create a task once per ``task.key``.
@@ -386,17 +373,27 @@ class SandboxCRM(SandboxSystem, CRMPort):
         Raises:
             RecordNotFound: The order does not exist.
         """
+        return await self._add_once(TaskRow, task, "T", {"status": "open"})
+
+    async def _add_once(
+        self,
+        table: type[NoteRow] | type[TaskRow],
+        record: CrmNote | CrmTask,
+        prefix: str,
+        extra: dict[str, object],
+    ) -> str:
+        """Insert ``record`` unless a row with its key exists; the row's id either way."""
         await self._remote_call()
 
         async def op(session: AsyncSession) -> str:
-            existing = await session.scalar(select(TaskRow.id).where(TaskRow.key == task.key))
+            existing = await session.scalar(select(table.id).where(table.key == record.key))
             if existing is None:
-                if await session.get(OrderRow, task.order_id) is None:
-                    raise _order_not_found(task.order_id)
-                row = TaskRow(**task.model_dump(), status="open", created_at=_now())
+                if await session.get(OrderRow, record.order_id) is None:
+                    raise _order_not_found(record.order_id)
+                row = table(**record.model_dump(), **extra, created_at=_now())
                 session.add(row)
                 await session.flush()
                 existing = row.id
-            return f"T-{existing:06d}"
+            return f"{prefix}-{existing:06d}"
 
         return await self._db.run(op)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.sandbox import SandboxCRM, SandboxERP, seed
 from domain.orders import OrderStatus
 from infra.orders import order_handle, order_input, pay, reached, ship, start_order, wait_for
-from infra.settings import ROOT
+from infra.settings import ROOT, Settings
 from tests.integration.conftest import stack_settings
 from tests.integration.test_end_to_end import crm_order
 
@@ -57,38 +56,37 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_env(dev_env: WorkflowEnvironment, tmp_path: Path) -> Iterator[dict[str, str]]:
-    crm_url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite'}"
-    erp_url = f"sqlite+aiosqlite:///{tmp_path / 'erp.sqlite'}"
-    s = stack_settings(dev_env, crm_url, erp_url)
-    yield {
+def settings(dev_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
+    """The worker process's settings; the test talks to the same queues and databases."""
+    return stack_settings(
+        dev_env,
+        f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite'}",
+        f"sqlite+aiosqlite:///{tmp_path / 'erp.sqlite'}",
+    )
+
+
+def worker_env(settings: Settings, data_dir: Path) -> dict[str, str]:
+    assert settings.crm_database_url and settings.erp_database_url
+    return {
         **os.environ,
-        "PEYVAND_TEMPORAL_ADDRESS": s.temporal_address,
-        "PEYVAND_WORKFLOW_TASK_QUEUE": s.workflow_task_queue,
-        "PEYVAND_CRM_TASK_QUEUE": s.crm_task_queue,
-        "PEYVAND_ERP_TASK_QUEUE": s.erp_task_queue,
-        "PEYVAND_CRM_DATABASE_URL": crm_url,
-        "PEYVAND_ERP_DATABASE_URL": erp_url,
+        "PEYVAND_TEMPORAL_ADDRESS": settings.temporal_address,
+        "PEYVAND_WORKFLOW_TASK_QUEUE": settings.workflow_task_queue,
+        "PEYVAND_CRM_TASK_QUEUE": settings.crm_task_queue,
+        "PEYVAND_ERP_TASK_QUEUE": settings.erp_task_queue,
+        "PEYVAND_CRM_DATABASE_URL": settings.crm_database_url,
+        "PEYVAND_ERP_DATABASE_URL": settings.erp_database_url,
         # Slow systems, so that the kill lands while activities are in flight.
         "PEYVAND_SANDBOX_LATENCY_MS": "300",
-        "PEYVAND_DATA_DIR": str(tmp_path),
+        "PEYVAND_DATA_DIR": str(data_dir),
     }
 
 
 async def test_order_survives_sigkill_of_the_worker(
-    dev_env: WorkflowEnvironment, worker_env: dict[str, str], tmp_path: Path
+    dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
 ) -> None:
-    settings = stack_settings(dev_env, worker_env["PEYVAND_CRM_DATABASE_URL"], "")
-    settings = settings.model_copy(
-        update={
-            k: worker_env[f"PEYVAND_{k.upper()}"]
-            for k in ("workflow_task_queue", "crm_task_queue", "erp_task_queue")
-        }
-    )
-    worker = WorkerProcess(worker_env, tmp_path / "worker.log")
+    worker = WorkerProcess(worker_env(settings, tmp_path), tmp_path / "worker.log")
     worker.start()
-    crm = SandboxCRM(worker_env["PEYVAND_CRM_DATABASE_URL"])
-    erp = SandboxERP(worker_env["PEYVAND_ERP_DATABASE_URL"])
+    crm, erp = SandboxCRM(settings.crm_url), SandboxERP(settings.erp_url)
     try:
         for _ in range(300):  # the worker creates and seeds the databases
             if (tmp_path / "erp.sqlite").exists() and await _seeded(erp):

@@ -4,7 +4,7 @@ attributes, the waits, the CRM outbox, and compensation. No business step lives 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -121,14 +121,13 @@ class OrderBase:
         except ActivityError:
             self._event("needs-attention", "the CRM note could not be written either")
 
-    # --- handlers ----------------------------------------------------------------------------
+    # --- helpers ------------------------------------------------------------------------------
 
-    async def _wait(self, done: object, timeout: timedelta, summary: str) -> bool:
+    async def _wait(self, done: Callable[..., bool], timeout: timedelta, summary: str) -> bool:
         """Wait until ``done()`` or a cancel request; False when the timeout passed first."""
-        assert callable(done)
         try:
             await workflow.wait_condition(
-                lambda: bool(done()) or self._cancel is not None,
+                lambda: done() or self._cancel is not None,
                 timeout=max(timeout, timedelta(seconds=1)),
                 timeout_summary=summary,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 
@@ -108,7 +109,7 @@ class Fulfilment(OrderBase):
         await self._crm_status(CrmOrderStatus.CLOSED, "closed")
         self._set(OrderStatus.COMPLETED, f"paid {s.amount_paid} {s.currency}")
 
-    async def _remind(self, outstanding: object, currency: str) -> None:
+    async def _remind(self, outstanding: Decimal, currency: str) -> None:
         s = self._s
         n = s.reminders_sent + 1
         subject = (
