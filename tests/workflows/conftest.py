@@ -1,6 +1,6 @@
 """Order-to-cash workflow tests on the time-skipping test server.
 
-One server for the whole session (``env``); every test gets fresh in-memory fakes, its own task
+Every test gets its own server (``env``), fresh in-memory fakes, its own task
 queues and workers (``o2c``), seeded with the same small world:
 
 * warehouses THR (lead 1 day) and IFN (lead 2 days), in that ERP order;
@@ -63,9 +63,14 @@ Handle = WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]
 Line = tuple[str, int | str, int | str]  # (sku, quantity, unit price)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, started once, with peyvand's search attributes."""
+    """A time-skipping test server of the test's own, with peyvand's search attributes.
+
+    One per test, not per session: after a refused Update the server sometimes holds its clock
+    for half a minute, and a later test's ``env.sleep`` then times out. A server starts in
+    about 0.1 s.
+    """
     environment = await time_skipping()
     try:
         yield environment
