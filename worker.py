@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -57,22 +57,39 @@ async def open_systems(settings: Settings, *, seed: bool = False) -> tuple[Sandb
     return crm, erp
 
 
-def build_workers(client: Client, settings: Settings, crm: CRMPort, erp: ERPPort) -> list[Worker]:
+ROLES = ("workflows", "crm", "erp")
+
+
+def build_workers(
+    client: Client,
+    settings: Settings,
+    crm: CRMPort,
+    erp: ERPPort,
+    roles: Sequence[str] = ROLES,
+) -> list[Worker]:
     """One worker per task queue: workflows, CRM activities, ERP activities.
 
     Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
     the slots the ERP side needs.
+
+    Args:
+        roles: Which of the three to build; a deployment may run each in its own process, so
+            the CRM and ERP clients' CPU never slows the workflow tasks.
     """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
     grace = timedelta(seconds=10)
-    return [
-        Worker(
+    # Built only when asked for: a Worker registers with the SDK core as it is constructed.
+    factories: dict[str, Callable[[], Worker]] = {
+        "workflows": lambda: Worker(
             client,
             task_queue=settings.workflow_task_queue,
             workflows=WORKFLOWS,
             workflow_runner=WORKFLOW_RUNNER,
             graceful_shutdown_timeout=grace,
         ),
-        Worker(
+        "crm": lambda: Worker(
             client,
             task_queue=settings.crm_task_queue,
             activities=CrmActivities(crm).methods(),
@@ -81,7 +98,7 @@ def build_workers(client: Client, settings: Settings, crm: CRMPort, erp: ERPPort
             max_task_queue_activities_per_second=settings.crm.max_task_queue_activities_per_second,
             graceful_shutdown_timeout=grace,
         ),
-        Worker(
+        "erp": lambda: Worker(
             client,
             task_queue=settings.erp_task_queue,
             activities=ErpActivities(erp).methods(),
@@ -90,7 +107,8 @@ def build_workers(client: Client, settings: Settings, crm: CRMPort, erp: ERPPort
             max_task_queue_activities_per_second=settings.erp.max_task_queue_activities_per_second,
             graceful_shutdown_timeout=grace,
         ),
-    ]
+    }
+    return [factories[role]() for role in ROLES if role in roles]
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +140,14 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    embedded: bool,
+    demo: bool,
+    seed: bool,
+    roles: Sequence[str] = ROLES,
+) -> None:
     """Run until SIGINT/SIGTERM: (dev server,) sandbox systems, workers, (demo)."""
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as stack:
@@ -132,16 +157,9 @@ async def serve(settings: Settings, *, embedded: bool, demo: bool, seed: bool) -
         stack.push_async_callback(crm.close)
         stack.push_async_callback(erp.close)
         client = await connect(settings)
-        workers = build_workers(client, settings, crm, erp)
-        for worker in workers:
+        for worker in build_workers(client, settings, crm, erp, roles):
             await stack.enter_async_context(worker)
-        log.info(
-            "workers polling %s, %s, %s on %s",
-            settings.workflow_task_queue,
-            settings.crm_task_queue,
-            settings.erp_task_queue,
-            settings.temporal_address,
-        )
+            log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
         if demo:
             demo_task = asyncio.create_task(run_demo(client, settings, crm, erp))
             demo_task.add_done_callback(_report_demo)
@@ -172,10 +190,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--seed", action="store_true", help="seed the sandbox CRM/ERP with demo data (idempotent)"
     )
+    parser.add_argument(
+        "--roles",
+        default=",".join(ROLES),
+        help="which workers this process runs, comma-separated, from "
+        f"{', '.join(ROLES)} (default: all); e.g. one process per role in a deployment",
+    )
     args = parser.parse_args(argv)
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    if not roles or set(roles) - set(ROLES):
+        parser.error(f"--roles: choose one or more of {', '.join(ROLES)}, got {args.roles!r}")
     settings = Settings()
     peyvand_logging.configure(settings.log_level)
-    asyncio.run(serve(settings, embedded=args.embedded, demo=args.demo, seed=args.seed))
+    asyncio.run(
+        serve(settings, embedded=args.embedded, demo=args.demo, seed=args.seed, roles=roles)
+    )
 
 
 if __name__ == "__main__":
