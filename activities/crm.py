@@ -52,6 +52,9 @@ class ListApproversResult(BaseModel):
 
 class UpdateOrderStatusInput(BaseModel):
     update: CrmStatusUpdate
+    # Changes queued behind ``update``, applied after it in this order: one round trip for
+    # several steps' worth of CRM status.
+    more: list[CrmStatusUpdate] = []
 
 
 class UpdateOrderStatusResult(BaseModel):
@@ -132,8 +135,9 @@ class CrmActivities:
 
     @activity.defn(name="crm_update_order_status")
     async def update_order_status(self, input: UpdateOrderStatusInput) -> UpdateOrderStatusResult:
-        """Set the CRM order's status (once per update key)."""
-        await guarded(self._crm.update_order_status(input.update))
+        """Set the CRM order's status, then each of ``more`` in order (each once per key)."""
+        for update in [input.update, *input.more]:
+            await guarded(self._crm.update_order_status(update))
         return UpdateOrderStatusResult()
 
     @activity.defn(name="crm_add_note")

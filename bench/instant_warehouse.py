@@ -35,7 +35,7 @@ class InstantWarehouse(DelegatingERP):
         self._desk = desk
         self._client = client
         self._pending: set[asyncio.Task[None]] = set()
-        self.ordered_at: dict[str, float] = {}  # workflow id -> when its ERP order existed
+        self.ordered_at: dict[str, float] = {}  # workflow id -> when (wall clock) its order existed
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -44,7 +44,7 @@ class InstantWarehouse(DelegatingERP):
 
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
         so = await super().create_sales_order(request)
-        self.ordered_at.setdefault(request.reference.split("/")[0], time.perf_counter())
+        self.ordered_at.setdefault(request.reference.split("/")[0], time.time())
         self._later(self._ship(so.number, request.reference))
         return so
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -79,10 +80,23 @@ def _free_port() -> int:
 
 
 async def _measure(
-    name: str, n: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+    name: str,
+    n: int,
+    concurrency: int,
+    one: Callable[[int], Awaitable[None]],
+    others: Sequence[psutil.Process] = (),
 ) -> Phase:
-    proc = psutil.Process()
-    peak = proc.memory_info().rss
+    """Run ``one`` n times, ``concurrency`` at once; memory and CPU are those of this process
+    plus ``others`` (the activity process, when there is one)."""
+    procs = [psutil.Process(), *others]
+
+    def rss() -> int:
+        return sum(p.memory_info().rss for p in procs)
+
+    def cpu() -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+    peak = rss()
     sem = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
@@ -95,17 +109,17 @@ async def _measure(
     async def sample() -> None:
         nonlocal peak
         while True:
-            peak = max(peak, proc.memory_info().rss)
+            peak = max(peak, rss())
             await asyncio.sleep(0.05)
 
     sampler = asyncio.create_task(sample())
-    cpu0 = sum(proc.cpu_times()[:2])
+    cpu0 = cpu()
     start = time.perf_counter()
     await asyncio.gather(*(run(i) for i in range(n)))
     elapsed = time.perf_counter() - start
-    cpu = sum(proc.cpu_times()[:2]) - cpu0
+    used = cpu() - cpu0
     sampler.cancel()
-    return Phase(name, latencies, elapsed, peak / 2**20, cpu_seconds=cpu)
+    return Phase(name, latencies, elapsed, peak / 2**20, cpu_seconds=used)
 
 
 async def _seed(crm: SandboxCRM | InMemoryCRM, erp: SandboxERP | InMemoryERP, orders: int) -> None:
@@ -178,6 +192,22 @@ async def _explain(client: Client, workflow_id: str) -> None:
     )
 
 
+async def _start_activity_process(settings: Settings, work: Path) -> asyncio.subprocess.Process:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.activity_process",
+        settings.model_dump_json(),
+        str(work / "ordered_at.json"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"the activity process did not start (exit {child.returncode})")
+    return child
+
+
 async def bench(
     orders: int,
     levels: list[int],
@@ -186,7 +216,10 @@ async def bench(
     crm_db_url: str | None = None,
     systems: str = "sandbox",
     history: str = "file",
+    activity_process: bool = False,
 ) -> list[tuple[int, Phase, Phase]]:
+    if activity_process and systems != "sandbox":
+        raise SystemExit("--activity-process needs --systems sandbox: memory cannot be shared")
     work = Path(tempfile.mkdtemp(prefix="peyvand-bench-"))
     port = _free_port()
     server = DevServer(
@@ -218,22 +251,32 @@ async def bench(
         await crm.create_schema()
         await inner.create_schema()
         await _seed(crm, inner, orders * (len(levels) + 1))
+        run_id = uuid.uuid4().hex[:4]
+        # Every CRM order exists before its workflow starts, as when a webhook announces it:
+        # the figures time peyvand's process, not the writing of the demo data.
+        for tag, n in [("warm", 1)] + [(f"c{c}", orders) for c in levels]:
+            for i in range(n):
+                await crm.create_order(_order(f"B{run_id}-{tag}-{i}"))
         erp = InstantWarehouse(inner, inner, client)
-        workers = build_workers(client, settings, crm, erp)
+        child: asyncio.subprocess.Process | None = None
+        others: list[psutil.Process] = []
+        if activity_process:
+            child = await _start_activity_process(settings, work)
+            others = [psutil.Process(child.pid)]
+            workers = build_workers(client, settings, crm, erp, roles=("workflows",))
+        else:
+            workers = build_workers(client, settings, crm, erp)
         workers += [
             Worker(client, task_queue=f"{q}-bare", workflows=[BareWorkflow], activities=[noop])
         ]
         for w in workers:
             await w.__aenter__()
+        started: dict[str, float] = {}
         try:
-            run_id = uuid.uuid4().hex[:4]
-
-            started: dict[str, float] = {}
 
             async def one_order(tag: str, i: int) -> None:
                 order_id = f"B{run_id}-{tag}-{i}"
-                started[f"order-{order_id}"] = time.perf_counter()
-                await crm.create_order(_order(order_id))
+                started[f"order-{order_id}"] = time.time()
                 handle = await start_order(client, settings, order_input(settings, order_id))
                 result = await handle.result()
                 if result.status != "COMPLETED":
@@ -246,12 +289,7 @@ async def bench(
                 async def ours_one(i: int, c: int = c) -> None:
                     await one_order(f"c{c}", i)
 
-                ours = await _measure(f"order-to-cash c={c}", orders, c, ours_one)
-                ours.to_erp = [
-                    erp.ordered_at[wid] - t0
-                    for wid, t0 in started.items()
-                    if f"-c{c}-" in wid and wid in erp.ordered_at
-                ]
+                ours = await _measure(f"order-to-cash c={c}", orders, c, ours_one, others)
 
                 async def one_bare(i: int, c: int = c) -> None:
                     await client.execute_workflow(
@@ -261,16 +299,27 @@ async def bench(
                         task_queue=f"{q}-bare",
                     )
 
-                bare = await _measure(f"bare {steps} activities c={c}", orders, c, one_bare)
+                bare = await _measure(f"bare {steps} activities c={c}", orders, c, one_bare, others)
                 results.append((c, ours, bare))
                 if explain:
                     await _explain(client, f"order-B{run_id}-c{c}-{orders // 2}")
         finally:
             for w in reversed(workers):
                 await w.__aexit__(None, None, None)
+            ordered_at = erp.ordered_at
+            if child is not None:
+                child.terminate()
+                await child.wait()
+                ordered_at = json.loads((work / "ordered_at.json").read_text())
             await erp.drain()
             await crm.close()
             await inner.close()
+    for c, ours, _ in results:
+        ours.to_erp = [
+            ordered_at[wid] - t0
+            for wid, t0 in started.items()
+            if f"-c{c}-" in wid and wid in ordered_at
+        ]
     print(f"(activities per order: {steps}; server log and databases in {work})")
     return results
 
@@ -297,6 +346,12 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="print where one order's time went, per level"
     )
+    parser.add_argument(
+        "--activity-process",
+        action="store_true",
+        help="run the CRM and ERP activity workers, with the sandbox systems behind them, in a "
+        "second process (as deployed: workers per queue), the workflow worker in this one",
+    )
     args = parser.parse_args()
     results = asyncio.run(
         bench(
@@ -307,6 +362,7 @@ def main() -> None:
             args.crm_db_url,
             args.systems,
             args.history,
+            args.activity_process,
         )
     )
     print(

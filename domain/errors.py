@@ -12,6 +12,7 @@ workflows reason about *kinds* of failure, never about a vendor::
         ├── InsufficientStock       not enough available-to-promise stock for a line
         ├── IdempotencyConflict     an external reference reused with a different payload
         └── InvalidState            the record is in a state that forbids the operation
+            └── NotShipped          invoicing a sales order whose goods have not left yet
 
 Every error carries keyword-only structured attributes; ``details()`` returns them as a plain dict
 so that they survive serialisation into a Temporal failure.
@@ -181,3 +182,11 @@ class InvalidState(PermanentError):
 
     def details(self) -> dict[str, Any]:
         return {**super().details(), "kind": self.kind, "key": self.key, "state": self.state}
+
+
+class NotShipped(InvalidState):
+    """An invoice was asked for a sales order that is still open: not yet, rather than never.
+
+    A process told of a shipment may invoice at once and, on this error, go back to waiting;
+    every other ``InvalidState`` (a cancelled or already invoiced order) stops it.
+    """

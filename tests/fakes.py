@@ -33,6 +33,7 @@ from domain.errors import (
     InsufficientStock,
     InvalidRecord,
     InvalidState,
+    NotShipped,
     RecordNotFound,
     SystemUnavailable,
 )
@@ -754,7 +755,8 @@ class InMemoryERP(FaultInjection, ERPPort):
         row = self._row_by_number(request.sales_order_number)
         order = row.order
         if order.status is not SalesOrderStatus.SHIPPED:
-            raise InvalidState(
+            not_yet = order.status is SalesOrderStatus.OPEN
+            raise (NotShipped if not_yet else InvalidState)(
                 f"sales order {order.number} is {order.status.value}, not shipped",
                 kind="sales_order",
                 key=order.number,

@@ -36,7 +36,7 @@ from adapters.sandbox.erp_schema import (
     SalesOrderRow,
     WarehouseRow,
 )
-from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState
+from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState, NotShipped
 from domain.models import (
     CrmOrderLine,
     Invoice,
@@ -250,7 +250,8 @@ async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invo
     if order is None:
         raise not_found("sales_order", request.sales_order_number)
     if order.status != SalesOrderStatus.SHIPPED.value:
-        raise InvalidState(
+        not_yet = order.status == SalesOrderStatus.OPEN.value
+        raise (NotShipped if not_yet else InvalidState)(
             f"sales order {order.number} is {order.status}, not shipped",
             kind="sales_order",
             key=order.number,

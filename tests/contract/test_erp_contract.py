@@ -21,6 +21,7 @@ from domain.errors import (
     InsufficientStock,
     InvalidRecord,
     InvalidState,
+    NotShipped,
     PermanentError,
     PeyvandError,
     RecordNotFound,
@@ -464,7 +465,7 @@ async def test_invoice_only_after_shipment(stocked_erp: Any) -> None:
     order = await stocked_erp.create_sales_order(order_request("so-1"))
     request = InvoiceRequest(reference="inv-1", sales_order_number=order.number)
 
-    with pytest.raises(InvalidState) as caught:
+    with pytest.raises(NotShipped) as caught:
         await stocked_erp.create_invoice(request)
     assert caught.value.state == "open"
     assert_permanent(caught.value)
@@ -473,6 +474,19 @@ async def test_invoice_only_after_shipment(stocked_erp: Any) -> None:
     await stocked_erp.ship(order.number)
     invoice = await stocked_erp.create_invoice(request)
     assert invoice.sales_order_number == order.number
+
+
+async def test_invoice_of_a_cancelled_order_is_invalid_state_not_not_shipped(
+    stocked_erp: Any,
+) -> None:
+    order = await stocked_erp.create_sales_order(order_request("so-c"))
+    await stocked_erp.cancel_sales_order("so-c")
+    request = InvoiceRequest(reference="inv-c", sales_order_number=order.number)
+
+    with pytest.raises(InvalidState) as caught:
+        await stocked_erp.create_invoice(request)
+    assert not isinstance(caught.value, NotShipped)  # never: waiting would not help
+    assert caught.value.state == "cancelled"
 
 
 async def test_invoice_copies_the_order_and_is_idempotent(stocked_erp: Any) -> None:

@@ -65,6 +65,7 @@ class OrderBase:
         self._crm_order_known = input.resume is not None
 
         self._crm_tail: asyncio.Task[None] | None = None
+        self._crm_queued: list[CrmStatusUpdate] = []
 
     @staticmethod
     async def _shielded(step: Coroutine[Any, Any, None]) -> None:
@@ -153,6 +154,12 @@ class OrderBase:
         The CRM only mirrors progress, so the process does not wait for it; a change that still
         fails after its retries is recorded as needing attention instead of stopping the order.
         """
+        if workflow.patched("crm-outbox-batches"):
+            # Changes that queued up while one was on its way go out together, in order.
+            self._crm_queued.append(self._crm_update(status, step, **fields))
+            if self._crm_tail is None or self._crm_tail.done():
+                self._crm_tail = asyncio.ensure_future(self._crm_send_queued())
+            return
         previous = self._crm_tail
 
         async def send() -> None:
@@ -169,24 +176,34 @@ class OrderBase:
 
         self._crm_tail = asyncio.ensure_future(send())
 
+    async def _crm_send_queued(self) -> None:
+        while self._crm_queued:
+            batch, self._crm_queued = self._crm_queued, []
+            try:
+                await self._calls.set_status(*batch)
+            except ActivityError as err:
+                if is_cancelled_exception(err):
+                    return
+                statuses = ", ".join(u.status.value for u in batch)
+                problem = f"CRM status {statuses} not set: {failure_of(err)[1]}"
+                self._s.needs_attention.append(problem)
+                self._event("needs-attention", problem)
+
     async def _crm_drain(self) -> None:
         """Wait until every queued CRM status change went out."""
-        tail, self._crm_tail = self._crm_tail, None
-        if tail is not None:
+        # The sender stays the tail while it runs, so a change queued during the wait joins it
+        # instead of starting a second sender that could overtake it.
+        while self._crm_tail is not None and not self._crm_tail.done():
             # A change cut short by a cancellation of the run must not abort the clean-up.
-            await asyncio.gather(tail, return_exceptions=True)
+            await asyncio.gather(self._crm_tail, return_exceptions=True)
+
+    def _crm_update(self, status: CrmOrderStatus, step: str, **fields: object) -> CrmStatusUpdate:
+        return CrmStatusUpdate.model_validate(
+            {"key": f"{self._key}/{step}", "order_id": self._s.order_id, "status": status, **fields}
+        )
 
     async def _crm_status(self, status: CrmOrderStatus, step: str, **fields: object) -> None:
-        await self._calls.set_status(
-            CrmStatusUpdate.model_validate(
-                {
-                    "key": f"{self._key}/{step}",
-                    "order_id": self._s.order_id,
-                    "status": status,
-                    **fields,
-                }
-            )
-        )
+        await self._calls.set_status(self._crm_update(status, step, **fields))
 
     def _set(self, status: OrderStatus, detail: str) -> None:
         s = self._s

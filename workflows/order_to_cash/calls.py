@@ -90,12 +90,13 @@ class Calls:
         )
         return out.user_ids
 
-    async def set_status(self, update: CrmStatusUpdate) -> None:
+    async def set_status(self, update: CrmStatusUpdate, *more: CrmStatusUpdate) -> None:
+        """Set the CRM status to ``update``, then to each of ``more``, in one activity."""
         await self._run(
             c.CrmActivities.update_order_status,
-            c.UpdateOrderStatusInput(update=update),
+            c.UpdateOrderStatusInput(update=update, more=list(more)),
             self._crm,
-            f"CRM status {update.status.value}",
+            "CRM status " + " → ".join(u.status.value for u in (update, *more)),
             c.UpdateOrderStatusResult,
         )
 

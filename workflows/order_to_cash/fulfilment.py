@@ -6,8 +6,10 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.errors import InvalidState, NotShipped
     from domain.models import (
         CrmNote,
         CrmOrderStatus,
@@ -18,15 +20,23 @@ with workflow.unsafe.imports_passed_through():
         SalesOrderStatus,
     )
     from domain.orders import OrderStatus
-    from workflows.order_to_cash.base import OrderBase, OrderStopped
+    from workflows.order_to_cash.base import OrderBase, OrderStopped, failure_of
 
 
 class Fulfilment(OrderBase):
     """Shipment, invoice and payment steps of order-to-cash."""
 
-    async def _await_shipment(self) -> None:
+    async def _await_shipment(self) -> Invoice | None:
+        """Wait until the goods left; returns the invoice when a notice let it be made at once.
+
+        A shipment notice goes straight to invoicing: the ERP refuses an unshipped order with
+        ``NotShipped``, which sends the process back to waiting, so trusting the notice costs
+        nothing and saves the round trip of reading the sales order first. Polls (no notice)
+        read the sales order, since most of them find it still open.
+        """
         s = self._s
         ref = f"{self._key}/sales-order"
+        direct = workflow.patched("invoice-on-shipment-notice")
         # A notice that came before the sales order existed (a fast warehouse, a webhook racing
         # the workflow) still counts: check the ERP at once instead of at the next poll.
         seen = 0
@@ -39,40 +49,69 @@ class Fulfilment(OrderBase):
             self._stop_if_cancelled()
             # Read the counter before asking the ERP: a notice arriving during the call must
             # wake the next wait instead of being lost.
-            seen = self._shipment_nudges
+            noticed, seen = self._shipment_nudges != seen, self._shipment_nudges
+            refused: ActivityError | None = None
+            if direct and noticed:
+                try:
+                    invoice = await self._calls.create_invoice(self._invoice_request())
+                except ActivityError as err:
+                    kind = failure_of(err)[0]
+                    if kind == NotShipped.__name__:
+                        continue  # an early or mistaken notice: keep waiting
+                    if kind != InvalidState.__name__:
+                        raise
+                    # Cancelled in the ERP, or a refusal of the invoice itself: the sales
+                    # order tells which.
+                    refused = err
+                else:
+                    self._shipped(workflow.now(), s.erp_order_number or "")
+                    self._invoiced(invoice)
+                    return invoice
             so = await self._calls.sales_order(ref)
             if so is not None and so.status in (
                 SalesOrderStatus.SHIPPED,
                 SalesOrderStatus.INVOICED,
             ):
+                if refused is not None:
+                    self._shipped(so.shipped_at or workflow.now(), so.number)
+                    raise refused
                 break
             if so is not None and so.status is SalesOrderStatus.CANCELLED:
                 raise OrderStopped(
                     OrderStatus.CANCELLED, f"sales order {so.number} cancelled in the ERP"
                 )
             await self._maybe_continue_as_new()
-        s.shipped_at = so.shipped_at or workflow.now()
+        self._shipped(so.shipped_at or workflow.now(), so.number)
+        return None
+
+    def _shipped(self, at: datetime, number: str) -> None:
+        self._s.shipped_at = at
         # Shipped stock is consumed and a shipped order cannot be cancelled: nothing left to undo.
-        s.compensations = []
-        self._set(OrderStatus.SHIPPED, f"{so.number} shipped")
+        self._s.compensations = []
+        self._set(OrderStatus.SHIPPED, f"{number} shipped")
         self._crm_later(CrmOrderStatus.SHIPPED, "shipped")
 
-    async def _invoice(self) -> Invoice:
+    def _invoice_request(self) -> InvoiceRequest:
         s = self._s
         assert s.erp_order_number is not None
-        invoice = await self._calls.create_invoice(
-            InvoiceRequest(
-                reference=f"{self._key}/invoice",
-                sales_order_number=s.erp_order_number,
-                payment_terms_days=s.payment_terms_days,
-                invoice_date=workflow.now().date(),
-            )
+        return InvoiceRequest(
+            reference=f"{self._key}/invoice",
+            sales_order_number=s.erp_order_number,
+            payment_terms_days=s.payment_terms_days,
+            invoice_date=workflow.now().date(),
         )
+
+    async def _invoice(self) -> Invoice:
+        invoice = await self._calls.create_invoice(self._invoice_request())
+        self._invoiced(invoice)
+        return invoice
+
+    def _invoiced(self, invoice: Invoice) -> None:
+        s = self._s
         s.invoice_number, s.due_date = invoice.number, invoice.due_date
         self._event("invoiced", f"{invoice.number}: {invoice.total} {invoice.currency}")
         self._crm_later(CrmOrderStatus.INVOICED, "invoiced", invoice_number=invoice.number)
         self._set(OrderStatus.AWAITING_PAYMENT, f"{invoice.number} due {invoice.due_date}")
-        return invoice
 
     async def _collect_payment(self, fresh: Invoice | None = None) -> None:
         """Wait until the invoice is paid; ``fresh`` is the invoice just created, if any."""
@@ -105,8 +144,13 @@ class Fulfilment(OrderBase):
                 lambda seen=seen: self._payment_nudges != seen, wake - now, "payment check"
             )
             await self._maybe_continue_as_new()
-        await self._crm_drain()
-        await self._crm_status(CrmOrderStatus.CLOSED, "closed")
+        if workflow.patched("crm-outbox-batches"):
+            # Closed goes with any change still queued, in one call.
+            self._crm_later(CrmOrderStatus.CLOSED, "closed")
+            await self._crm_drain()
+        else:
+            await self._crm_drain()
+            await self._crm_status(CrmOrderStatus.CLOSED, "closed")
         self._set(OrderStatus.COMPLETED, f"paid {s.amount_paid} {s.currency}")
 
     async def _remind(self, outstanding: Decimal, currency: str) -> None:

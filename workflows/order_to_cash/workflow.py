@@ -108,9 +108,9 @@ class OrderToCashWorkflow(Intake):
         s = self._s
         if s.erp_order_number is None:
             await self._prepare()
-        if s.shipped_at is None:
-            await self._await_shipment()
-        fresh = await self._invoice() if s.invoice_number is None else None
+        fresh = await self._await_shipment() if s.shipped_at is None else None
+        if s.invoice_number is None:
+            fresh = await self._invoice()
         await self._collect_payment(fresh)
 
     async def _prepare(self) -> None:
