@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -18,8 +19,10 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.sandbox import seed
+from demo_returns import CaseDesk, return_next_steps, run_return_demo
 from domain.models import CrmOrder, CrmOrderLine
 from domain.orders import OrderStatus
+from infra.approvals import wait_open
 from infra.orders import (
     ErpDesk,
     order_input,
@@ -30,6 +33,7 @@ from infra.orders import (
     start_order,
     wait_for,
 )
+from infra.returns import ReturnsDesk
 from infra.settings import Settings
 from workflows.order_to_cash.models import CancelInput
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
@@ -39,10 +43,14 @@ log = logging.getLogger("peyvand.demo")
 TIMEOUT = 120.0
 
 
-class OrderDesk(Protocol):
-    """Where the demo's sales people type in orders (the sandbox CRM)."""
+class OrderDesk(CaseDesk, Protocol):
+    """Where the demo's sales people type in orders and service agents open cases (the CRM)."""
 
     async def create_order(self, order: CrmOrder) -> bool: ...
+
+
+class WarehouseDesk(ErpDesk, ReturnsDesk, Protocol):
+    """The ERP's warehouse and cashier, for orders and for returns."""
 
 
 def _order(order_id: str, account: str | None, *lines: tuple[str, str, str]) -> CrmOrder:
@@ -136,7 +144,13 @@ async def _cancel_after_reservation(client: Client, order_id: str) -> None:
     await wait_for(client, order_id, reached(), timeout=TIMEOUT)
 
 
-async def run_demo(client: Client, settings: Settings, crm: OrderDesk, erp: ErpDesk) -> None:
+async def _chain_waiting(client: Client, order_id: str) -> None:
+    """Wait until the order's approval chain has its first level open, so a decision lands."""
+    await wait_for(client, order_id, reached(OrderStatus.AWAITING_APPROVAL), timeout=TIMEOUT)
+    await wait_open(client, order_id, timeout=TIMEOUT)
+
+
+async def run_demo(client: Client, settings: Settings, crm: OrderDesk, erp: WarehouseDesk) -> None:
     """Create the demo orders in the CRM (once), run them, print where each ended."""
     for order in ALL:
         await crm.create_order(order)
@@ -149,13 +163,10 @@ async def run_demo(client: Client, settings: Settings, crm: OrderDesk, erp: ErpD
             wait_for(client, o.order_id, reached(), timeout=TIMEOUT)
             for o in (SHORT_OF_STOCK, BLOCKED_CUSTOMER, MALFORMED)
         ),
-        wait_for(
-            client,
-            NEEDS_APPROVAL.order_id,
-            reached(OrderStatus.AWAITING_APPROVAL),
-            timeout=TIMEOUT,
-        ),
+        _chain_waiting(client, NEEDS_APPROVAL.order_id),
     )
+    # Customers send back part of two orders that went to cash.
+    returns = await run_return_demo(client, settings, crm, erp, datetime.now(UTC).date())
     print("\nDemo orders:")
     for order in ALL:
         s = await order_state(client, order.order_id)
@@ -165,6 +176,13 @@ async def run_demo(client: Client, settings: Settings, crm: OrderDesk, erp: ErpD
             f"  {order.order_id}  {s.status.value:18} {total:>14}  ERP {erp_no:10}  "
             f"{s.reason or s.detail}"
         )
+    print("\nDemo returns:")
+    for r in returns:
+        money = f"{r.credited_total} {r.currency}" if r.credited_total is not None else "-"
+        print(
+            f"  {r.case_id}  {r.status.value:20} {money:>14}  "
+            f"RMA {r.rma_number or '-':10}  {r.detail}"
+        )
     _print_next_steps()
 
 
@@ -173,15 +191,19 @@ def _print_next_steps() -> None:
     py = ".venv/bin/python"
     print(
         f"""
-{oid} waits for a manager. Try it (a sales rep may not approve her own order):
+{oid} waits for a sales manager in its own approval chain, approval-order-{oid}. Try it:
+  {py} starter.py approvals pending --group sales_manager    # or --user {seed.APPROVERS[1]}
+  {py} starter.py approvals status {oid}                      # levels, seats, events
   {py} starter.py approve {oid} --approver {seed.SALES_REP}      # refused: four-eyes
-  {py} starter.py approve {oid} --approver {seed.APPROVERS[1]} --comment "ok"
+  {py} starter.py approvals decide {oid} --approver {seed.APPROVERS[1]} --approve --comment "ok"
 then play the warehouse and the customer:
   {py} starter.py ship {oid}
   {py} starter.py status {oid}                # shows the invoice and what is open
   {py} starter.py pay {oid} <amount>          # partial payments add up
+{return_next_steps(py)}
 Other commands: {py} starter.py --help; every order is in the Web UI, searchable by
-OrderId, CustomerId, OrderStatus and ErpOrderNumber.
+OrderId, CustomerId, OrderStatus and ErpOrderNumber, every approval by ApprovalStatus,
+ApproverGroup and PendingApprovers, every return by ReturnId, OrderId and ReturnStatus.
 """,
         flush=True,
     )

@@ -5,9 +5,12 @@ Examples::
     python starter.py start SO-1001
     python starter.py status SO-1001
     python starter.py approve SO-1001 --approver reza.karimi --comment "ok"
+    python starter.py approvals pending --group finance      # or --user leila.mohammadi
+    python starter.py approvals decide SO-1001 --approver reza.karimi --approve --comment "ok"
     python starter.py ship SO-1001
     python starter.py pay SO-1001 1200.50
     python starter.py cancel SO-1001 --by sara.ahmadi --reason "customer withdrew"
+    python starter.py returns start CASE-1002        # then: returns receive / inspect / status
 
 ``ship``, ``pay`` and ``restock`` act on the sandbox ERP (as its warehouse or bank would) and then
 tell the workflow; with ``--notify-only`` they only tell the workflow, for a real ERP.
@@ -22,7 +25,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -30,6 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from adapters.sandbox import SandboxCRM, SandboxERP
 from demo import run_demo
 from domain.orders import OrderPolicy, OrderStatus, StockPolicy
+from infra import approvals
 from infra.orders import (
     OrderOpError,
     describe,
@@ -42,10 +46,13 @@ from infra.orders import (
     start_order,
     wait_for,
 )
+from infra.returns import ReturnOpError
 from infra.settings import Settings
 from infra.temporal import connect
+from starter_returns import add_returns_parser
 from workflows import search_attributes as sa
-from workflows.order_to_cash.models import CancelInput, DecideInput, StockNotice
+from workflows.approval_chain.models import DecideInput, DelegateInput
+from workflows.order_to_cash.models import CancelInput, StockNotice
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
 
@@ -84,16 +91,41 @@ async def cmd_status(client: Client, settings: Settings, args: argparse.Namespac
 
 async def cmd_decide(client: Client, settings: Settings, args: argparse.Namespace) -> None:
     decision = DecideInput(approver=args.approver, approve=args.approve, comment=args.comment)
-    handle = order_handle(client, args.order_id)
-    if args.signal:
-        await handle.signal(OrderToCashWorkflow.decide_signal, decision)
-        print("decision sent as a signal; see status for whether it was accepted")
+    view = await approvals.decide(client, args.chain, decision, signal=args.signal)
+    verdict = "approved" if args.approve else "rejected"
+    if view is None:
+        print("decision sent as a signal; see 'approvals status' for whether it was accepted")
         return
-    try:
-        result = await handle.execute_update(OrderToCashWorkflow.decide, decision)
-    except WorkflowUpdateFailedError as err:
-        raise OrderOpError(f"decision refused: {err.cause}") from err
-    print(f"{result.decision} by {args.approver}")
+    level = f"level {view.level} ({view.group})" if view.level else "the chain"
+    pending = ", ".join(view.pending) or "nobody"
+    print(f"{verdict} by {args.approver}; chain {view.status.value}, {level}, pending: {pending}")
+
+
+async def cmd_delegate(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    request = DelegateInput(holder=args.holder, delegate=args.to, comment=args.comment)
+    view = await approvals.delegate(client, args.chain, request)
+    pending = ", ".join(view.pending)
+    print(f"{args.holder} handed level {view.level} to {args.to}; pending: {pending}")
+
+
+async def cmd_pending(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    if args.show_query:
+        print(approvals.pending_query(args.group, args.user))
+        return
+    rows = await approvals.pending(client, group=args.group, user=args.user, limit=args.limit)
+    for row in rows:
+        amount = f"{row.amount:,.2f}" if row.amount is not None else "-"
+        print(
+            f"{row.chain_id:36} {row.kind:8} {amount:>14}  {','.join(row.groups):24} "
+            f"{', '.join(row.pending)}"
+        )
+    if not rows:
+        print("nothing pending")
+
+
+async def cmd_chain_status(client: Client, settings: Settings, args: argparse.Namespace) -> None:
+    state = await approvals.chain_state(client, args.chain)
+    print(state.model_dump_json(indent=2) if args.json else approvals.describe_chain(state))
 
 
 async def cmd_cancel(client: Client, settings: Settings, args: argparse.Namespace) -> None:
@@ -183,12 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_status)
 
     for name, approve in (("approve", True), ("reject", False)):
-        s = sub.add_parser(name, help=f"{name} an order awaiting approval")
-        s.add_argument("order_id")
-        s.add_argument("--approver", required=True, help="CRM user id of the approver")
+        s = sub.add_parser(name, help=f"{name} at the current level of an order's approval chain")
+        s.add_argument("chain", metavar="order_id", help="CRM order id (or chain id)")
+        s.add_argument("--approver", required=True, help="user id of the approver")
         s.add_argument("--comment", default="")
         s.add_argument("--signal", action="store_true", help="send as a signal, not an update")
         s.set_defaults(func=cmd_decide, approve=approve)
+
+    _approvals_parser(sub)
+    add_returns_parser(sub)
 
     s = sub.add_parser("cancel", help="cancel an order (accepted until shipment)")
     s.add_argument("order_id")
@@ -224,6 +259,52 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _approvals_parser(sub: Any) -> None:
+    chain_help = "chain id (approval-order-X), order workflow id (order-X) or CRM order id (X)"
+    a = sub.add_parser(
+        "approvals",
+        help="approval chains: pending, decide, delegate, status",
+        description="Approval chains are workflows of their own (approval-<business key>), "
+        "searchable in the Web UI by ApprovalStatus, ApproverGroup, PendingApprovers, "
+        "RequestKind and RequestAmount.",
+    )
+    asub = a.add_subparsers(dest="approvals_command", required=True)
+
+    s = asub.add_parser("pending", help="chains pending, for a group or a person (or all)")
+    who = s.add_mutually_exclusive_group()
+    who.add_argument("--group", help="approver group, e.g. finance (escalations included)")
+    who.add_argument("--user", help="user id of a person who can act now, e.g. reza.karimi")
+    s.add_argument("--limit", type=int, default=100)
+    s.add_argument(
+        "--show-query", action="store_true", help="only print the query (paste it in the Web UI)"
+    )
+    s.set_defaults(func=cmd_pending)
+
+    s = asub.add_parser("decide", help="approve or reject at a chain's current level")
+    s.add_argument("chain", help=chain_help)
+    s.add_argument("--approver", required=True, help="user id of the approver")
+    verdict = s.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", dest="approve", action="store_true")
+    verdict.add_argument("--reject", dest="approve", action="store_false")
+    s.add_argument("--comment", default="")
+    s.add_argument(
+        "--signal", action="store_true", help="send as a signal (as the Web UI can), not an update"
+    )
+    s.set_defaults(func=cmd_decide)
+
+    s = asub.add_parser("delegate", help="hand your pending decision to another person")
+    s.add_argument("chain", help=chain_help)
+    s.add_argument("--holder", required=True, help="who holds the decision now")
+    s.add_argument("--to", required=True, help="who decides in their place")
+    s.add_argument("--comment", default="")
+    s.set_defaults(func=cmd_delegate)
+
+    s = asub.add_parser("status", help="a chain's levels, seats, decisions and events")
+    s.add_argument("chain", help=chain_help)
+    s.add_argument("--json", action="store_true", help="print the raw state as JSON")
+    s.set_defaults(func=cmd_chain_status)
+
+
 async def _main(args: argparse.Namespace) -> None:
     settings = Settings()
     try:
@@ -241,7 +322,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     try:
         asyncio.run(_main(args))
-    except OrderOpError as err:
+    except (OrderOpError, ReturnOpError) as err:
         return _fail(f"error: {err}", 1)
     except (RuntimeError, OSError) as err:
         return _fail(f"error: {err}", 2)
@@ -257,4 +338,9 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's runtime threads can abort the interpreter's shutdown after a successful command
+    # too (a visibility listing, say: exit 134 now and then); the output is out, so leave now.
+    os._exit(code)

@@ -20,21 +20,30 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.approvals import ApprovalActivities
 from activities.crm import CrmActivities
 from activities.erp import ErpActivities
-from adapters.ports import CRMPort, ERPPort
+from activities.returns import CrmReturnActivities, ErpReturnActivities
+from adapters.policy_file import FilePolicySource
+from adapters.ports import CRMPort, DirectoryPort, ERPPort, PolicySource
 from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
+from adapters.sandbox.directory import FileDirectory
 from demo import run_demo
 from infra import logging as peyvand_logging
+from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
 from infra.settings import Settings
 from infra.temporal import connect
+from ingress.app import create_app
+from ingress.serve import running
 from workflows import search_attributes
+from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
+from workflows.return_to_restock.workflow import ReturnToRestockWorkflow
 
 log = logging.getLogger("peyvand.worker")
 
-WORKFLOWS = [OrderToCashWorkflow]
+WORKFLOWS = [OrderToCashWorkflow, ApprovalChainWorkflow, ReturnToRestockWorkflow]
 
 # The sandbox would re-import our workflow modules for every run, which cost a third of the
 # worker's CPU. They are deterministic by review, by the replay tests and by the pre-stop checks,
@@ -66,20 +75,29 @@ def build_workers(
     crm: CRMPort,
     erp: ERPPort,
     roles: Sequence[str] = ROLES,
+    *,
+    directory: DirectoryPort | None = None,
+    policies: PolicySource | None = None,
 ) -> list[Worker]:
     """One worker per task queue: workflows, CRM activities, ERP activities.
 
     Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
-    the slots the ERP side needs.
+    the slots the ERP side needs. The approval activities (policy and directory) run on the CRM
+    queue: the directory stands for the CRM or the identity provider.
 
     Args:
         roles: Which of the three to build; a deployment may run each in its own process, so
             the CRM and ERP clients' CPU never slows the workflow tasks.
+        directory: Who may approve; default: the file ``settings.directory_file``.
+        policies: The approval policy; default: the file ``settings.approval_policy_file``.
     """
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
     grace = timedelta(seconds=10)
+    directory = directory or FileDirectory(settings.directory_file)
+    policies = policies or FilePolicySource(settings.approval_policy_file, directory)
+    approvals = ApprovalActivities(directory, policies)
     # Built only when asked for: a Worker registers with the SDK core as it is constructed.
     factories: dict[str, Callable[[], Worker]] = {
         "workflows": lambda: Worker(
@@ -92,7 +110,9 @@ def build_workers(
         "crm": lambda: Worker(
             client,
             task_queue=settings.crm_task_queue,
-            activities=CrmActivities(crm).methods(),
+            activities=CrmActivities(crm).methods()
+            + CrmReturnActivities(crm).methods()
+            + approvals.methods(),
             max_concurrent_activities=settings.crm.max_concurrent_activities,
             max_activities_per_second=settings.crm.max_activities_per_second,
             max_task_queue_activities_per_second=settings.crm.max_task_queue_activities_per_second,
@@ -101,7 +121,7 @@ def build_workers(
         "erp": lambda: Worker(
             client,
             task_queue=settings.erp_task_queue,
-            activities=ErpActivities(erp).methods(),
+            activities=ErpActivities(erp).methods() + ErpReturnActivities(erp).methods(),
             max_concurrent_activities=settings.erp.max_concurrent_activities,
             max_activities_per_second=settings.erp.max_activities_per_second,
             max_task_queue_activities_per_second=settings.erp.max_task_queue_activities_per_second,
@@ -112,19 +132,33 @@ def build_workers(
 
 
 @contextlib.asynccontextmanager
-async def embedded_server(settings: Settings) -> AsyncIterator[Settings]:
-    """Start the embedded dev server and point the settings at it."""
+async def embedded_server(
+    settings: Settings, *, codec_endpoint: str | None = None
+) -> AsyncIterator[Settings]:
+    """Start the embedded dev server and point the settings at it.
+
+    Args:
+        codec_endpoint: The codec server the Web UI decrypts payloads with (the ingress's).
+    """
     server = DevServer(
         db_file=settings.data_dir / "temporal.sqlite",
         port=settings.dev_server_port,
         ui_port=settings.dev_server_ui_port,
         search_attributes=search_attributes.ALL,
         log_file=settings.data_dir / "temporal.log",
+        codec_endpoint=codec_endpoint,
     )
     async with server:
         yield settings.model_copy(
             update={"temporal_address": server.address, "temporal_namespace": "default"}
         )
+
+
+def _ingress_url(settings: Settings) -> str:
+    host = settings.ingress_host
+    # A wildcard address is not one a browser can call.
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{settings.ingress_port}"
 
 
 def _report_demo(task: asyncio.Task[None]) -> None:
@@ -147,12 +181,21 @@ async def serve(
     demo: bool,
     seed: bool,
     roles: Sequence[str] = ROLES,
+    ingress: bool = False,
 ) -> None:
-    """Run until SIGINT/SIGTERM: (dev server,) sandbox systems, workers, (demo)."""
+    """Run until SIGINT/SIGTERM: (dev server,) sandbox systems, workers, (ingress,) (demo).
+
+    The embedded server's history is encrypted: with the configured keys, else with
+    ``data/codec-keys``, made on the first run (see ``infra/codec.py``).
+    """
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as stack:
         if embedded:
-            settings = await stack.enter_async_context(embedded_server(settings))
+            settings = ensure_embedded_key(settings)
+            codec = _ingress_url(settings) + "/codec" if ingress else None
+            settings = await stack.enter_async_context(
+                embedded_server(settings, codec_endpoint=codec)
+            )
         crm, erp = await open_systems(settings, seed=seed or embedded)
         stack.push_async_callback(crm.close)
         stack.push_async_callback(erp.close)
@@ -160,6 +203,9 @@ async def serve(
         for worker in build_workers(client, settings, crm, erp, roles):
             await stack.enter_async_context(worker)
             log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
+        if ingress:
+            await stack.enter_async_context(running(create_app(settings, client), settings))
+            print(f"peyvand ingress: {_ingress_url(settings)}/docs", flush=True)
         if demo:
             demo_task = asyncio.create_task(run_demo(client, settings, crm, erp))
             demo_task.add_done_callback(_report_demo)
@@ -196,6 +242,13 @@ def main(argv: list[str] | None = None) -> None:
         help="which workers this process runs, comma-separated, from "
         f"{', '.join(ROLES)} (default: all); e.g. one process per role in a deployment",
     )
+    parser.add_argument(
+        "--ingress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the HTTP ingress (webhooks, approvals API, codec server) on "
+        "PEYVAND_INGRESS_HOST:PORT (default 127.0.0.1:8000); on by default with --embedded",
+    )
     args = parser.parse_args(argv)
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     if not roles or set(roles) - set(ROLES):
@@ -203,7 +256,14 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     peyvand_logging.configure(settings.log_level)
     asyncio.run(
-        serve(settings, embedded=args.embedded, demo=args.demo, seed=args.seed, roles=roles)
+        serve(
+            settings,
+            embedded=args.embedded,
+            demo=args.demo,
+            seed=args.seed,
+            roles=roles,
+            ingress=args.embedded if args.ingress is None else args.ingress,
+        )
     )
 
 

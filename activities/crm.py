@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -75,6 +75,23 @@ class CreateTaskInput(BaseModel):
 
 class CreateTaskResult(BaseModel):
     task_id: str
+
+
+class TaskClosure(BaseModel):
+    key: str
+    outcome: str
+
+
+class WriteBatchInput(BaseModel):
+    """CRM writes made together: tasks first, then closures (of those or older tasks), notes."""
+
+    tasks: list[CrmTask] = Field(default_factory=list)
+    closures: list[TaskClosure] = Field(default_factory=list)
+    notes: list[CrmNote] = Field(default_factory=list)
+
+
+class WriteBatchResult(BaseModel):
+    closed_now: int
 
 
 class CrmActivities:
@@ -149,3 +166,19 @@ class CrmActivities:
     async def create_task(self, input: CreateTaskInput) -> CreateTaskResult:
         """Create a task for a user or group (once per key)."""
         return CreateTaskResult(task_id=await guarded(self._crm.create_task(input.task)))
+
+    @activity.defn(name="crm_write_batch")
+    async def write_batch(self, input: WriteBatchInput) -> WriteBatchResult:
+        """Create tasks, close tasks and add notes in one activity (one round trip).
+
+        Every write is idempotent on its key, so a retry after a partial batch writes nothing
+        twice; a closed task keeps its first outcome.
+        """
+        for task in input.tasks:
+            await guarded(self._crm.create_task(task))
+        closed = 0
+        for closure in input.closures:
+            closed += await guarded(self._crm.complete_task(closure.key, closure.outcome))
+        for note in input.notes:
+            await guarded(self._crm.add_note(note))
+        return WriteBatchResult(closed_now=closed)

@@ -20,6 +20,20 @@ from domain.models import (
     SalesOrderRequest,
     StockLevel,
 )
+from domain.returns import (
+    CreditNote,
+    CreditNoteRequest,
+    Refund,
+    RefundRequest,
+    Restock,
+    RestockRequest,
+    ReturnableOrder,
+    ReturnAuthorization,
+    ReturnAuthorizationRequest,
+    ReturnReceiptRequest,
+    WriteOff,
+    WriteOffRequest,
+)
 
 
 class DelegatingERP(ERPPort):
@@ -69,3 +83,38 @@ class DelegatingERP(ERPPort):
 
     async def get_invoice(self, number: str) -> Invoice:
         return await self.inner.get_invoice(number)
+
+    async def get_returnable(self, sales_order_number: str) -> ReturnableOrder:
+        return await self.inner.get_returnable(sales_order_number)
+
+    async def create_return_authorization(
+        self, request: ReturnAuthorizationRequest
+    ) -> ReturnAuthorization:
+        return await self.inner.create_return_authorization(request)
+
+    async def get_return_authorization(self, reference: str) -> ReturnAuthorization | None:
+        return await self.inner.get_return_authorization(reference)
+
+    async def cancel_return_authorization(self, reference: str) -> ReturnAuthorization | None:
+        return await self.inner.cancel_return_authorization(reference)
+
+    async def record_return_receipt(self, request: ReturnReceiptRequest) -> ReturnAuthorization:
+        return await self.inner.record_return_receipt(request)
+
+    async def restock_return(self, request: RestockRequest) -> Restock:
+        return await self.inner.restock_return(request)
+
+    async def reverse_restock(self, reference: str) -> Restock | None:
+        return await self.inner.reverse_restock(reference)
+
+    async def write_off_return(self, request: WriteOffRequest) -> WriteOff:
+        return await self.inner.write_off_return(request)
+
+    async def create_credit_note(self, request: CreditNoteRequest) -> CreditNote:
+        return await self.inner.create_credit_note(request)
+
+    async def cancel_credit_note(self, reference: str) -> CreditNote | None:
+        return await self.inner.cancel_credit_note(reference)
+
+    async def refund_credit_note(self, request: RefundRequest) -> Refund:
+        return await self.inner.refund_credit_note(request)

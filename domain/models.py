@@ -102,12 +102,16 @@ class CrmStatusUpdate(Record):
 
 
 class CrmNote(Record):
-    """A note on a CRM order's timeline, idempotent on ``key``."""
+    """A note on a CRM order's timeline, idempotent on ``key``.
+
+    With ``case_id`` it belongs to that case (a return) of the order ``order_id``.
+    """
 
     key: str
     order_id: str
     subject: str
     body: str = ""
+    case_id: str | None = None
 
 
 class CrmTask(Record):
@@ -119,6 +123,7 @@ class CrmTask(Record):
     body: str = ""
     assignee: str
     due: date | None = None
+    case_id: str | None = None  # the case (of order ``order_id``) the task is about, if any
 
 
 # --- ERP -------------------------------------------------------------------------------------

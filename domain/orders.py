@@ -100,15 +100,18 @@ class OrderEvent(BaseModel):
 
 
 class ApprovalState(BaseModel):
-    """The approval step of one order."""
+    """The approval step of one order: its approval chain, as far as the order knows it."""
 
     reasons: list[str]
     requester: str
-    eligible_approvers: list[str] = Field(default_factory=list)
-    deadline: datetime | None = None
-    decision: str | None = None  # "approved", "rejected", "expired"
+    eligible_approvers: list[str] = Field(default_factory=list)  # unused since approval chains
+    deadline: datetime | None = None  # unused since approval chains: each level has its own
+    decision: str | None = None  # "approved", "rejected", "expired", "cancelled"
     decided_by: str | None = None
     comment: str | None = None
+    chain_id: str | None = None  # the approval-chain workflow's id
+    levels: list[str] = Field(default_factory=list)  # the approver groups, in order
+    policy_version: str | None = None
 
 
 class ReservationView(BaseModel):

@@ -19,7 +19,14 @@ from infra.binaries import temporal_cli
 
 log = logging.getLogger(__name__)
 
-_KINDS = {"KEYWORD": "Keyword", "DOUBLE": "Double", "INT": "Int", "TEXT": "Text", "BOOL": "Bool"}
+_KINDS = {
+    "KEYWORD": "Keyword",
+    "KEYWORD_LIST": "KeywordList",
+    "DOUBLE": "Double",
+    "INT": "Int",
+    "TEXT": "Text",
+    "BOOL": "Bool",
+}
 
 
 def search_attribute_flags(keys: Sequence[SearchAttributeKey[Any]]) -> list[str]:
@@ -46,6 +53,7 @@ class DevServer:
         ui_port: Port of the Web UI.
         search_attributes: Keys to register.
         log_file: Where the server's output goes.
+        codec_endpoint: A codec server the Web UI decrypts payloads with.
     """
 
     def __init__(
@@ -56,10 +64,12 @@ class DevServer:
         ui_port: int,
         search_attributes: Sequence[SearchAttributeKey[Any]],
         log_file: Path,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.db_file, self.port, self.ui_port = db_file, port, ui_port
         self._keys = search_attributes
         self._log_file = log_file
+        self._codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,6 +101,7 @@ class DevServer:
             "--ui-port",
             str(self.ui_port),
             "--ui-disable-news-fetch",
+            *self._codec,
             "--log-level",
             "warn",
             # WAL with normal sync: still durable across a crash of the process, and several

@@ -7,9 +7,9 @@ given, then tell the workflow; with none they only tell the workflow, as a real 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -70,8 +70,19 @@ def order_input(
     )
 
 
-async def start_order(client: Client, settings: Settings, input: OrderToCashInput) -> Handle:
+async def start_order(
+    client: Client,
+    settings: Settings,
+    input: OrderToCashInput,
+    *,
+    signal: str | None = None,
+    signal_args: Sequence[Any] = (),
+) -> Handle:
     """Start order-to-cash for a CRM order; a running one with the same id is returned as is.
+
+    Args:
+        signal: Signal-with-start: this signal (by name, with ``signal_args``) goes to the
+            running workflow, or to the one started for it, so an early event is not lost.
 
     Raises:
         WorkflowAlreadyStartedError: the order already completed (it is never processed twice).
@@ -91,6 +102,8 @@ async def start_order(client: Client, settings: Settings, input: OrderToCashInpu
         ),
         static_summary=f"Order-to-cash for CRM order {input.order_id}",
         static_details=f"Started by {input.requested_by or 'the order owner'}",
+        start_signal=signal,
+        start_signal_args=signal_args,
     )
 
 
@@ -187,9 +200,11 @@ def describe(state: OrderState) -> str:
         a = state.approval
         rows.append(
             f"approval   {a.decision or 'pending'} ({'; '.join(a.reasons)}); "
-            f"approvers {', '.join(a.eligible_approvers) or '-'}"
+            f"levels {', '.join(a.levels) or '-'}, policy {a.policy_version or '-'}"
             + (f"; by {a.decided_by}" if a.decided_by else "")
         )
+        if a.chain_id:
+            rows.append(f"           chain {a.chain_id}: see 'starter.py approvals status'")
     if state.reason:
         rows.append(f"reason     {state.reason}")
     for item in state.needs_attention:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,13 +50,35 @@ class Settings(BaseSettings):
     erp_database_url: str | None = None
     sandbox_latency_ms: int = 0
 
+    # Approvals: the policy and the sandbox directory, read again whenever the files change
+    approval_policy_file: Path = ROOT / "config" / "approval-policy.yaml"
+    directory_file: Path = ROOT / "config" / "directory.yaml"
+
     # Embedded dev server
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233
 
+    # Encrypted history (infra/codec.py): "keyid:base64key,…" (32-byte keys), or a file of such
+    # lines; the active key encrypts, the others still decrypt. Without either, the embedded
+    # server's data/codec-keys is used (created by ``worker.py --embedded``).
+    codec_keys: SecretStr | None = None
+    codec_active_key: str | None = None
+    codec_key_file: Path | None = None
+    # Web UI origins allowed to call the codec server; default: the embedded UI's.
+    codec_cors_origins: list[str] | None = None
+
+    # HTTP ingress (ingress/): webhooks, approvals API, status, codec server
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8000
+    ingress_database_url: str | None = None  # remembered event ids; SQLite in data_dir
+    ingress_crm_secret: SecretStr | None = None  # HMAC secret of the CRM's webhooks
+    ingress_erp_secret: SecretStr | None = None  # HMAC secret of the ERP's webhooks
+    ingress_replay_window_seconds: int = 300
+    ingress_api_keys_file: Path | None = None  # hashed API keys; default data_dir/api-keys.json
+
     log_level: str = "INFO"
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "approval_policy_file", "directory_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() else ROOT / value
@@ -70,3 +92,23 @@ class Settings(BaseSettings):
     def erp_url(self) -> str:
         """SQLAlchemy URL of the sandbox ERP database (SQLite file in ``data_dir`` by default)."""
         return self.erp_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'erp.sqlite'}"
+
+    @property
+    def ingress_url(self) -> str:
+        """SQLAlchemy URL of the ingress's own database (remembered webhook events)."""
+        return self.ingress_database_url or (
+            f"sqlite+aiosqlite:///{self.data_dir / 'ingress.sqlite'}"
+        )
+
+    @property
+    def api_keys_path(self) -> Path:
+        """Where the approvals API's hashed keys are kept."""
+        return self.ingress_api_keys_file or self.data_dir / "api-keys.json"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        """Origins of the Web UIs allowed to decode payloads through the codec server."""
+        if self.codec_cors_origins is not None:
+            return self.codec_cors_origins
+        port = self.dev_server_ui_port
+        return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]

@@ -12,9 +12,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra.codec import data_converter, keyring_for
 from infra.settings import Settings
 
 
@@ -31,13 +31,14 @@ async def connect(settings: Settings) -> Client:
     """A client for the configured server and namespace, speaking pydantic models.
 
     mTLS when a client certificate and key are configured; TLS with an API key for Temporal Cloud.
+    Payloads are encrypted when codec keys are configured (see ``infra/codec.py``).
     """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         tls=_tls(settings),
         api_key=settings.temporal_api_key,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keyring_for(settings)),
     )
 
 

@@ -18,14 +18,11 @@ Records are copied in and out (``model_copy(deep=True)``): callers can never mut
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Concatenate, ParamSpec, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from adapters.ports import CRMPort, ERPPort
 from domain.errors import (
@@ -35,7 +32,6 @@ from domain.errors import (
     InvalidState,
     NotShipped,
     RecordNotFound,
-    SystemUnavailable,
 )
 from domain.models import (
     CreditStatus,
@@ -62,63 +58,19 @@ from domain.models import (
 )
 from domain.money import HUNDRED, ZERO, round_money
 from domain.rules import allocate, line_net, sales_order_problems
+from tests.fakes_cases import InMemoryCases
+from tests.fakes_returns import InMemoryReturns
+from tests.fault_injection import FaultInjection, _copy, _port
 
 __all__ = ["FaultInjection", "InMemoryCRM", "InMemoryERP"]
 
 DEFAULT_LEAD_DAYS = 1
 """Days from order to promised delivery when a sales order draws on no reservation."""
 
-P = ParamSpec("P")
-R = TypeVar("R")
-F = TypeVar("F", bound="FaultInjection")
-M = TypeVar("M", bound=BaseModel)
-
-
-class FaultInjection:
-    """Fault injection and call log shared by both fakes."""
-
-    system: str = ""
-
-    def __init__(self) -> None:
-        self.fail_next: dict[str, list[BaseException]] = {}
-        self.fail_after_commit: dict[str, int] = {}
-        self.calls: list[str] = []
-
-
-def _port(
-    method: Callable[Concatenate[F, P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate[F, P], Coroutine[Any, Any, R]]:
-    """Wrap a port method with the call log, ``fail_next`` and ``fail_after_commit``."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    async def wrapper(self: F, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        self.calls.append(name)
-        pending = self.fail_next.get(name)
-        if pending:
-            raise pending.pop(0)
-        result = await method(self, *args, **kwargs)
-        remaining = self.fail_after_commit.get(name, 0)
-        if remaining > 0:
-            self.fail_after_commit[name] = remaining - 1
-            raise SystemUnavailable(
-                f"{self.system} {name}: reply lost after the write committed (injected)",
-                system=self.system,
-            )
-        return result
-
-    return wrapper
-
-
-def _copy(record: M) -> M:
-    """A deep copy of a stored record, so callers never share state with the fake."""
-    return record.model_copy(deep=True)
-
-
 # --- CRM -------------------------------------------------------------------------------------
 
 
-class InMemoryCRM(FaultInjection, CRMPort):
+class InMemoryCRM(InMemoryCases, FaultInjection, CRMPort):
     """A CRM held in memory."""
 
     system = "crm"
@@ -132,6 +84,7 @@ class InMemoryCRM(FaultInjection, CRMPort):
         self._history: dict[str, list[CrmStatusUpdate]] = {}
         self._notes: dict[str, tuple[str, CrmNote]] = {}
         self._tasks: dict[str, tuple[str, CrmTask]] = {}
+        self._task_status: dict[str, str] = {}
 
     # -- admin ------------------------------------------------------------------------------
 
@@ -226,6 +179,7 @@ class InMemoryCRM(FaultInjection, CRMPort):
         if existing is not None:
             return existing[0]
         self._order(note.order_id)
+        self._case_of_order(note.case_id, note.order_id)
         note_id = f"N-{len(self._notes) + 1:06d}"
         self._notes[note.key] = (note_id, _copy(note))
         return note_id
@@ -236,9 +190,33 @@ class InMemoryCRM(FaultInjection, CRMPort):
         if existing is not None:
             return existing[0]
         self._order(task.order_id)
+        self._case_of_order(task.case_id, task.order_id)
         task_id = f"T-{len(self._tasks) + 1:06d}"
         self._tasks[task.key] = (task_id, _copy(task))
         return task_id
+
+    @_port
+    async def complete_task(self, key: str, outcome: str) -> bool:
+        if not outcome or outcome == "open" or len(outcome) > 32:
+            raise InvalidRecord(
+                f"task outcome {outcome!r} is not a closing outcome",
+                problems=[f"outcome: {outcome!r} must be 1..32 characters and not 'open'"],
+                system="crm",
+            )
+        if key not in self._tasks:
+            raise RecordNotFound(f"CRM task {key!r} not found", kind="task", key=key, system="crm")
+        if self._task_status.get(key, "open") != "open":
+            return False
+        self._task_status[key] = outcome
+        return True
+
+    async def task_statuses(self, order_id: str) -> dict[str, str]:
+        """Each of the order's tasks by key: "open", or the outcome it was closed with."""
+        return {
+            key: self._task_status.get(key, "open")
+            for key, (_, task) in self._tasks.items()
+            if task.order_id == order_id
+        }
 
 
 # --- ERP -------------------------------------------------------------------------------------
@@ -276,7 +254,7 @@ class _Counters:
     invoice: int = 0
 
 
-class InMemoryERP(FaultInjection, ERPPort):
+class InMemoryERP(InMemoryReturns, FaultInjection, ERPPort):
     """An ERP held in memory.
 
     Args:

@@ -1,9 +1,10 @@
 """The sandbox CRM: a small but real CRM on SQLAlchemy, implementing ``CRMPort``.
 
 It holds accounts (with the ERP customer id as cross-reference), users with roles, orders with
-their lines, the order status history, notes and tasks. Besides the port it offers a few admin
-methods for the demo, the CLI and the tests (``create_schema``, ``upsert_account``,
-``create_order`` …); the integration itself only ever uses the port.
+their lines, the order status history, notes and tasks, and return cases (``crm_cases``). Besides
+the port it offers a few admin methods for the demo, the CLI and the tests (``create_schema``,
+``upsert_account``, ``create_order``, ``create_case`` …); the integration itself only ever uses
+the port.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ports import CRMPort
+from adapters.sandbox.crm_cases import SandboxCases, case_of_order
 from adapters.sandbox.crm_schema import (
     AccountRow,
     CrmBase,
@@ -63,7 +65,7 @@ def _order_not_found(order_id: str) -> RecordNotFound:
     )
 
 
-class SandboxCRM(SandboxSystem, CRMPort):
+class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
     """The embedded CRM.
 
     Args:
@@ -172,7 +174,13 @@ class SandboxCRM(SandboxSystem, CRMPort):
                 select(NoteRow).where(NoteRow.order_id == order_id).order_by(NoteRow.id)
             )
             return [
-                CrmNote(key=r.key, order_id=r.order_id, subject=r.subject, body=r.body)
+                CrmNote(
+                    key=r.key,
+                    order_id=r.order_id,
+                    subject=r.subject,
+                    body=r.body,
+                    case_id=r.case_id,
+                )
                 for r in rows
             ]
 
@@ -193,6 +201,7 @@ class SandboxCRM(SandboxSystem, CRMPort):
                     body=r.body,
                     assignee=r.assignee,
                     due=r.due,
+                    case_id=r.case_id,
                 )
                 for r in rows
             ]
@@ -375,6 +384,50 @@ class SandboxCRM(SandboxSystem, CRMPort):
         """
         return await self._add_once(TaskRow, task, "T", {"status": "open"})
 
+    async def complete_task(self, key: str, outcome: str) -> bool:
+        """Close the task created under ``key``; its status becomes ``outcome``.
+
+        Returns:
+            True when this call closed it; False when it was already closed.
+
+        Raises:
+            RecordNotFound: No task has this key.
+            InvalidRecord: ``outcome`` is empty, "open" or longer than 32 characters.
+        """
+        await self._remote_call()
+        if not outcome or outcome == "open" or len(outcome) > 32:
+            raise InvalidRecord(
+                f"task outcome {outcome!r} is not a closing outcome",
+                problems=[f"outcome: {outcome!r} must be 1..32 characters and not 'open'"],
+                system=SYSTEM,
+            )
+
+        async def op(session: AsyncSession) -> bool:
+            row = await session.scalar(select(TaskRow).where(TaskRow.key == key).with_for_update())
+            if row is None:
+                raise RecordNotFound(
+                    f"CRM task {key!r} not found", kind="task", key=key, system=SYSTEM
+                )
+            if row.status != "open":
+                return False
+            row.status = outcome
+            return True
+
+        return await self._db.run(op)
+
+    async def task_statuses(self, order_id: str) -> dict[str, str]:
+        """Each of the order's tasks by key: "open", or the outcome it was closed with."""
+
+        async def op(session: AsyncSession) -> dict[str, str]:
+            rows = await session.execute(
+                select(TaskRow.key, TaskRow.status)
+                .where(TaskRow.order_id == order_id)
+                .order_by(TaskRow.id)
+            )
+            return {key: status for key, status in rows}
+
+        return await self._db.run(op, write=False)
+
     async def _add_once(
         self,
         table: type[NoteRow] | type[TaskRow],
@@ -390,6 +443,8 @@ class SandboxCRM(SandboxSystem, CRMPort):
             if existing is None:
                 if await session.get(OrderRow, record.order_id) is None:
                     raise _order_not_found(record.order_id)
+                if record.case_id is not None:
+                    await case_of_order(session, record.case_id, record.order_id)
                 row = table(**record.model_dump(), **extra, created_at=_now())
                 session.add(row)
                 await session.flush()

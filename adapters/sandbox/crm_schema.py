@@ -116,6 +116,8 @@ class NoteRow(CrmBase):
     )
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
+    # The return case of the order the note belongs to, if any (no foreign key, as order_id).
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
 
 
@@ -133,6 +135,7 @@ class TaskRow(CrmBase):
     assignee: Mapped[str] = mapped_column(String(200))
     due: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(32), default="open")
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
 
 
@@ -162,3 +165,62 @@ def order_payload(row: OrderRow, lines: Iterable[OrderLineRow]) -> dict[str, Any
             for line in lines
         ],
     }
+
+
+# --- return cases ----------------------------------------------------------------------------
+
+
+class CaseRow(CrmBase):
+    """A return case on an order; loose like orders (any status text is stored as it is)."""
+
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(
+        ForeignKey("orders.order_id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    requested_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    answer: Mapped[str | None] = mapped_column(Text)
+    rma_number: Mapped[str | None] = mapped_column(String(64))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    credit_note_number: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CaseLineRow(CrmBase):
+    __tablename__ = "case_lines"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class CaseHistoryRow(CrmBase):
+    """Every update or closure applied to a case, once per key."""
+
+    __tablename__ = "case_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    answer: Mapped[str | None] = mapped_column(Text)
+    rma_number: Mapped[str | None] = mapped_column(String(64))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    credit_note_number: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]

@@ -1,7 +1,8 @@
 """The sandbox ERP: a small but real ERP on SQLAlchemy, implementing ``ERPPort``.
 
 It holds warehouses, products, stock per warehouse, customers with credit limits, reservations,
-sales orders, invoices and payments. Stock is reserved atomically and never oversold, even under
+sales orders, invoices and payments, and returns (RMAs, restocks, write-offs, credit notes,
+refunds: ``erp_returns_port``). Stock is reserved atomically and never oversold, even under
 many concurrent callers on SQLite or PostgreSQL. Besides the port it offers admin methods that
 stand for what happens inside a real ERP without the integration: replenishing stock, shipping,
 recording incoming payments.
@@ -29,6 +30,7 @@ from adapters.sandbox.erp_records import (
     sales_order_by,
     sales_order_record,
 )
+from adapters.sandbox.erp_returns_port import SandboxReturns
 from adapters.sandbox.erp_schema import (
     CustomerRow,
     ErpBase,
@@ -59,7 +61,7 @@ from domain.money import ZERO
 __all__ = ["SandboxERP"]
 
 
-class SandboxERP(SandboxSystem, ERPPort):
+class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
     """The embedded ERP.
 
     Args:

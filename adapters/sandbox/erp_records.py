@@ -1,7 +1,8 @@
 """Reading and locking the sandbox ERP's rows: the building blocks of ``SandboxERP``.
 
 Lock order, kept by every operation so that PostgreSQL never deadlocks: sales order, then
-reservations (by reference), then stock rows (by SKU, then warehouse code), then a number range.
+return authorization, then restock or credit note, then reservations (by reference), then stock
+rows (by SKU, then warehouse code), then a number range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.sandbox.erp_schema import (
     CounterRow,
     CustomerRow,
+    ErpBase,
     InvoiceRow,
     ProductRow,
     ReservationLineRow,
@@ -179,7 +181,7 @@ async def next_number(
     session: AsyncSession,
     name: str,
     prefix: str,
-    taken: type[CustomerRow | SalesOrderRow | InvoiceRow],
+    taken: type[ErpBase],
 ) -> str:
     """The next free number of a number range, such as "SO-000042".
 

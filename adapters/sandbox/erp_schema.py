@@ -171,3 +171,131 @@ class PaymentRow(ErpBase):
     invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"), index=True)
     amount: Mapped[Decimal]
     received_at: Mapped[datetime]
+
+
+# --- returns ---------------------------------------------------------------------------------
+
+
+class ReturnAuthorizationRow(ErpBase):
+    """An RMA. The sales order row is locked while one is created, so the authorizations of an
+    order never add up to more than it shipped."""
+
+    __tablename__ = "return_authorizations"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    sales_order_number: Mapped[str] = mapped_column(ForeignKey("sales_orders.number"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    crm_case_id: Mapped[str | None] = mapped_column(String(64))
+    authorized_on: Mapped[date] = mapped_column(Date)
+    receipt_reference: Mapped[str | None] = mapped_column(String(200), unique=True)
+    received_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ReturnAuthorizationLineRow(ErpBase):
+    __tablename__ = "return_authorization_lines"
+
+    rma_number: Mapped[str] = mapped_column(
+        ForeignKey("return_authorizations.number", ondelete="CASCADE"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[Decimal]
+    received: Mapped[Decimal]
+
+
+class RestockRow(ErpBase):
+    __tablename__ = "restocks"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    rma_number: Mapped[str] = mapped_column(ForeignKey("return_authorizations.number"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class RestockLineRow(ErpBase):
+    __tablename__ = "restock_lines"
+
+    restock_number: Mapped[str] = mapped_column(
+        ForeignKey("restocks.number", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    warehouse: Mapped[str] = mapped_column(ForeignKey("warehouses.code"))
+    quantity: Mapped[Decimal]
+
+
+class WriteOffRow(ErpBase):
+    __tablename__ = "write_offs"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    rma_number: Mapped[str] = mapped_column(ForeignKey("return_authorizations.number"), index=True)
+    created_at: Mapped[datetime]
+
+
+class WriteOffLineRow(ErpBase):
+    __tablename__ = "write_off_lines"
+
+    write_off_number: Mapped[str] = mapped_column(
+        ForeignKey("write_offs.number", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[Decimal]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class CreditNoteRow(ErpBase):
+    __tablename__ = "credit_notes"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    rma_number: Mapped[str] = mapped_column(ForeignKey("return_authorizations.number"), index=True)
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"))
+    sales_order_number: Mapped[str] = mapped_column(ForeignKey("sales_orders.number"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    net: Mapped[Decimal]
+    tax: Mapped[Decimal]
+    total: Mapped[Decimal]
+    issued_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class CreditNoteLineRow(ErpBase):
+    __tablename__ = "credit_note_lines"
+
+    credit_note_number: Mapped[str] = mapped_column(
+        ForeignKey("credit_notes.number", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[Decimal]
+    unit_price: Mapped[Decimal]
+    discount_pct: Mapped[Decimal]
+    net: Mapped[Decimal]
+
+
+class RefundRow(ErpBase):
+    __tablename__ = "refunds"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    # One refund per credit note, whatever reference a retry brings.
+    credit_note_number: Mapped[str] = mapped_column(ForeignKey("credit_notes.number"), unique=True)
+    invoice_number: Mapped[str] = mapped_column(ForeignKey("invoices.number"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal]
+    refunded_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]

@@ -16,7 +16,9 @@ Stable names for the demo, the CLI and the tests:
 * Users: ``SALES_REP`` ("sara.ahmadi") and ``SALES_REP_2`` ("ali.rezaei") with role "sales";
   ``APPROVERS`` ("reza.karimi", "maryam.hosseini") with role "approver"; ``FINANCE``
   ("leila.mohammadi", role "finance"); ``FORMER_APPROVER`` ("hamid.moradi", approver but
-  inactive, so never listed).
+  inactive, so never listed); ``SALES_DIRECTOR`` ("farhad.jafari", role "director") and ``CFO``
+  ("nasrin.kazemi", roles "cfo", "finance"). The approver groups of ``config/directory.yaml``
+  are made of these users.
 * CRM accounts (``DEMO_ACCOUNTS``) and how the ERP knows them:
 
   - ``ACCOUNT_SEPAHAN`` "ACC-1001": in the ERP as ``CUSTOMER_SEPAHAN`` "C-000001" with the same
@@ -50,6 +52,7 @@ __all__ = [
     "CUSTOMER_ALBORZ",
     "CUSTOMER_KAVEH",
     "CUSTOMER_NOVIN",
+    "CFO",
     "CUSTOMER_SEPAHAN",
     "CURRENCY",
     "DEMO_ACCOUNTS",
@@ -60,6 +63,7 @@ __all__ = [
     "DEMO_USERS",
     "FINANCE",
     "FORMER_APPROVER",
+    "SALES_DIRECTOR",
     "SALES_REP",
     "SALES_REP_2",
     "SKU_CABLE",
@@ -161,6 +165,8 @@ SALES_REP_2 = "ali.rezaei"
 APPROVERS: tuple[str, ...] = ("maryam.hosseini", "reza.karimi")
 FINANCE = "leila.mohammadi"
 FORMER_APPROVER = "hamid.moradi"
+SALES_DIRECTOR = "farhad.jafari"
+CFO = "nasrin.kazemi"
 
 DEMO_USERS: tuple[CrmUser, ...] = (
     CrmUser(user_id=SALES_REP, name="سارا احمدی (Sara Ahmadi)", roles=["sales"]),
@@ -168,6 +174,8 @@ DEMO_USERS: tuple[CrmUser, ...] = (
     CrmUser(user_id="reza.karimi", name="رضا کریمی (Reza Karimi)", roles=["approver", "sales"]),
     CrmUser(user_id="maryam.hosseini", name="مریم حسینی (Maryam Hosseini)", roles=["approver"]),
     CrmUser(user_id=FINANCE, name="لیلا محمدی (Leila Mohammadi)", roles=["finance"]),
+    CrmUser(user_id=SALES_DIRECTOR, name="فرهاد جعفری (Farhad Jafari)", roles=["director"]),
+    CrmUser(user_id=CFO, name="نسرین کاظمی (Nasrin Kazemi)", roles=["cfo", "finance"]),
     CrmUser(
         user_id=FORMER_APPROVER, name="حمید مرادی (Hamid Moradi)", roles=["approver"], active=False
     ),

@@ -249,6 +249,29 @@ async def test_create_task_once_per_key(crm: Any) -> None:
         await crm.create_task(task.model_copy(update={"key": "y", "order_id": "ORD-404"}))
 
 
+async def test_complete_task_closes_once_and_keeps_the_first_outcome(crm: Any) -> None:
+    await crm.create_order(order())
+    for key in ("ORD-1/approve/a", "ORD-1/approve/b"):
+        await crm.create_task(
+            CrmTask(key=key, order_id="ORD-1", subject="Approve", assignee="reza.karimi")
+        )
+
+    assert await crm.complete_task("ORD-1/approve/a", "approved") is True
+    assert await crm.complete_task("ORD-1/approve/a", "cancelled") is False
+
+    assert await crm.task_statuses("ORD-1") == {
+        "ORD-1/approve/a": "approved",
+        "ORD-1/approve/b": "open",
+    }
+    with pytest.raises(RecordNotFound) as unknown:
+        await crm.complete_task("ORD-1/no-such-task", "approved")
+    assert (unknown.value.kind, unknown.value.key) == ("task", "ORD-1/no-such-task")
+    for outcome in ("", "open", "x" * 33):
+        with pytest.raises(InvalidRecord):
+            await crm.complete_task("ORD-1/approve/b", outcome)
+    assert (await crm.task_statuses("ORD-1"))["ORD-1/approve/b"] == "open"
+
+
 # --- sandbox only ----------------------------------------------------------------------------
 
 

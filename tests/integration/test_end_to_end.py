@@ -10,9 +10,11 @@ import pytest
 from adapters.sandbox import seed
 from domain.models import CrmOrder, CrmOrderLine, CrmOrderStatus
 from domain.orders import OrderStatus
+from infra import approvals
 from infra.orders import order_handle, order_input, pay, reached, ship, start_order, wait_for
 from tests.integration.conftest import Stack
-from workflows.order_to_cash.models import CancelInput, DecideInput
+from workflows.approval_chain.models import ChainStatus, DecideInput
+from workflows.order_to_cash.models import CancelInput
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -42,9 +44,13 @@ async def run_to_cash(stack: Stack, order: CrmOrder) -> None:
         reached(OrderStatus.AWAITING_SHIPMENT, OrderStatus.AWAITING_APPROVAL),
     )
     if state.status is OrderStatus.AWAITING_APPROVAL:
-        await order_handle(stack.client, order.order_id).execute_update(
-            OrderToCashWorkflow.decide, DecideInput(approver=seed.APPROVERS[0], approve=True)
-        )
+        # Each level in turn, by the first person who may decide it.
+        chain = await approvals.wait_open(stack.client, order.order_id)
+        while chain.level is not None and chain.status is ChainStatus.PENDING:
+            approver = chain.level.pending()[0]
+            decision = DecideInput(approver=approver, approve=True)
+            await approvals.decide(stack.client, order.order_id, decision)
+            chain = await approvals.wait_open(stack.client, order.order_id)
         await wait_for(stack.client, order.order_id, reached(OrderStatus.AWAITING_SHIPMENT))
     await ship(stack.client, stack.erp, order.order_id)
     state = await wait_for(stack.client, order.order_id, reached(OrderStatus.AWAITING_PAYMENT))

@@ -11,19 +11,26 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.approvals import ApprovalActivities
 from activities.crm import CrmActivities
 from activities.erp import ErpActivities
+from adapters.policy_file import StaticPolicySource
+from adapters.sandbox.directory import StaticDirectory
+from domain.approval_chain import Directory, DirectoryGroup, DirectoryUser
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpProduct
 from tests.fakes import InMemoryCRM, InMemoryERP
 from tests.temporal_envs import time_skipping
+from tests.workflows.conftest import POLICY
+from workflows.approval_chain.models import DecideInput
+from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
     CancelInput,
-    DecideInput,
     OrderToCashInput,
     PaymentNotice,
     ShipmentNotice,
@@ -31,6 +38,15 @@ from workflows.order_to_cash.models import (
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
 HERE = Path(__file__).parent / "histories"
+
+# A1 is new to the ERP (no credit line), so its orders need finance's approval.
+DIRECTORY = Directory(
+    users=[DirectoryUser(user_id="boss"), DirectoryUser(user_id="cfo")],
+    groups=[
+        DirectoryGroup(name="finance", members=["boss"], escalation_group="cfo"),
+        DirectoryGroup(name="cfo", members=["cfo"]),
+    ],
+)
 
 
 async def _systems() -> tuple[InMemoryCRM, InMemoryERP]:
@@ -54,7 +70,7 @@ async def _systems() -> tuple[InMemoryCRM, InMemoryERP]:
     return crm, erp
 
 
-async def _save(handle: WorkflowHandle[OrderToCashWorkflow, object], name: str) -> None:
+async def _save(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
 
@@ -68,9 +84,13 @@ async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMe
         task_queue=q,
     )
     await env.sleep(10)
-    await handle.execute_update(
-        OrderToCashWorkflow.decide, DecideInput(approver="boss", approve=True)
+    chain = client.get_workflow_handle_for(ApprovalChainWorkflow.run, "approval-order-R1")
+    await env.sleep(timedelta(hours=5))  # a reminder first
+    await chain.execute_update(
+        ApprovalChainWorkflow.decide, DecideInput(approver="boss", approve=True)
     )
+    await chain.result()
+    await _save(chain, "approval_chain_reminded_approved")
     await env.sleep(10)
     so = await erp.get_sales_order("order-R1/sales-order")
     assert so is not None
@@ -120,8 +140,17 @@ async def main() -> None:
     async with env:
         q = f"record-{uuid.uuid4().hex[:6]}"
         async with (
-            Worker(env.client, task_queue=q, workflows=[OrderToCashWorkflow]),
-            Worker(env.client, task_queue=f"{q}-crm", activities=CrmActivities(crm).methods()),
+            Worker(
+                env.client, task_queue=q, workflows=[OrderToCashWorkflow, ApprovalChainWorkflow]
+            ),
+            Worker(
+                env.client,
+                task_queue=f"{q}-crm",
+                activities=CrmActivities(crm).methods()
+                + ApprovalActivities(
+                    StaticDirectory(DIRECTORY), StaticPolicySource(POLICY)
+                ).methods(),
+            ),
             Worker(env.client, task_queue=f"{q}-erp", activities=ErpActivities(erp).methods()),
         ):
             await _completed(env.client, env, q, erp)

@@ -8,6 +8,10 @@ queues and workers (``o2c``), seeded with the same small world:
   P3: THR 100;
 * CRM users: ``rep`` (sales and approver, owns the orders), ``boss`` and ``cfo`` (approvers),
   ``clerk`` (no approver role);
+* the shipped approval policy (``config/approval-policy.yaml``) over a small directory
+  (``DIRECTORY``): ``sales_manager`` = rep, boss (escalates to ``sales_director`` = director);
+  ``finance`` = fin (escalates to ``cfo`` = cfo); ``deputy`` and ``clerk`` are in no group,
+  ``gone`` is inactive;
 * CRM account ``A-LINKED`` already linked to ERP customer ``C-900001`` (credit 1,000,000), and
   ``A-NEW`` (not linked, nothing matches it in the ERP).
 
@@ -31,8 +35,13 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.approvals import ApprovalActivities
 from activities.crm import CrmActivities
 from activities.erp import ErpActivities
+from adapters.policy_file import StaticPolicySource
+from adapters.sandbox.directory import StaticDirectory, load_yaml
+from domain.approval_chain import Directory, DirectoryGroup, DirectoryUser
+from domain.approvals import parse_policy
 from domain.models import (
     CrmAccount,
     CrmOrder,
@@ -43,8 +52,11 @@ from domain.models import (
     ErpProduct,
 )
 from domain.orders import OrderPolicy, OrderStatus
+from infra.settings import ROOT
 from tests.fakes import InMemoryCRM, InMemoryERP
 from tests.temporal_envs import time_skipping
+from workflows.approval_chain.models import ChainState, chain_id
+from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
     OrderState,
     OrderToCashInput,
@@ -60,6 +72,23 @@ NEW_ACCOUNT = "A-NEW"
 OWNER = "rep"
 
 Handle = WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]
+
+POLICY = parse_policy(load_yaml(ROOT / "config" / "approval-policy.yaml"))
+DIRECTORY = Directory(
+    users=[
+        DirectoryUser(user_id=u)
+        for u in ("rep", "boss", "director", "fin", "cfo", "deputy", "clerk")
+    ]
+    + [DirectoryUser(user_id="gone", active=False)],
+    groups=[
+        DirectoryGroup(
+            name="sales_manager", members=["rep", "boss"], escalation_group="sales_director"
+        ),
+        DirectoryGroup(name="sales_director", members=["director"], escalation_group="cfo"),
+        DirectoryGroup(name="finance", members=["fin"], escalation_group="cfo"),
+        DirectoryGroup(name="cfo", members=["cfo"]),
+    ],
+)
 Line = tuple[str, int | str, int | str]  # (sku, quantity, unit price)
 
 
@@ -134,6 +163,7 @@ class O2C:
         self.erp = InMemoryERP()
         self.queue = f"o2c-{uuid.uuid4().hex}"
         self.handles: list[Handle] = []
+        self.directory = DIRECTORY.model_copy(deep=True)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -227,6 +257,16 @@ class O2C:
             await self.env.sleep(1)
         raise AssertionError(f"condition never held; last state: {state}")
 
+    def chain(self, order_id: str) -> WorkflowHandle[Any, Any]:
+        """The handle of the order's approval chain."""
+        return self.env.client.get_workflow_handle_for(
+            ApprovalChainWorkflow.run, chain_id(workflow_id(order_id))
+        )
+
+    async def chain_state(self, order_id: str) -> ChainState:
+        state: ChainState = await self.chain(order_id).query(ApprovalChainWorkflow.state)
+        return state
+
     async def crm_statuses(self, order_id: str) -> list[CrmOrderStatus]:
         return [u.status for u in await self.crm.status_history(order_id)]
 
@@ -271,13 +311,20 @@ async def o2c(env: WorkflowEnvironment) -> AsyncIterator[O2C]:
     await seed(world.crm, world.erp)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
-            Worker(env.client, task_queue=world.queue, workflows=[OrderToCashWorkflow])
+            Worker(
+                env.client,
+                task_queue=world.queue,
+                workflows=[OrderToCashWorkflow, ApprovalChainWorkflow],
+            )
         )
         await stack.enter_async_context(
             Worker(
                 env.client,
                 task_queue=f"{world.queue}-crm",
-                activities=CrmActivities(world.crm).methods(),
+                activities=CrmActivities(world.crm).methods()
+                + ApprovalActivities(
+                    StaticDirectory(world.directory), StaticPolicySource(POLICY)
+                ).methods(),
             )
         )
         await stack.enter_async_context(

@@ -18,29 +18,23 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
-        CrmNote,
         CrmOrder,
         CrmOrderStatus,
-        CrmTask,
         ErpProduct,
         SalesOrderLine,
         SalesOrderRequest,
         SalesOrderStatus,
     )
-    from domain.orders import (
-        ApprovalState,
-        OrderStatus,
-    )
-    from domain.rules import approval_reasons, check_credit, order_totals, validate_order
+    from domain.orders import OrderStatus
+    from domain.rules import check_credit, order_totals, validate_order
     from workflows import search_attributes as sa
+    from workflows.order_to_cash.approval import Approval
     from workflows.order_to_cash.base import OrderStopped, failure_of
     from workflows.order_to_cash.intake import Intake
     from workflows.order_to_cash.models import (
         CancelInput,
         CancelResult,
         CompensationKind,
-        DecideInput,
-        DecideResult,
         OrderState,
         OrderToCashInput,
         OrderToCashResult,
@@ -59,7 +53,7 @@ async def _value(value: T) -> T:
 
 
 @workflow.defn
-class OrderToCashWorkflow(Intake):
+class OrderToCashWorkflow(Approval, Intake):
     """One CRM order from receipt to payment; its workflow id is ``order-<crm order id>``."""
 
     @workflow.init
@@ -169,63 +163,24 @@ class OrderToCashWorkflow(Intake):
         self._set(OrderStatus.CREDIT_CHECKED, f"exposure {check.exposure} of {check.credit_limit}")
         self._stop_if_cancelled()
 
-        await self._reserve_all(order)
-        reasons = approval_reasons(totals, check, rules)
-        if reasons:
-            decision = await self._approval(reasons)
-            if decision != "approved":
-                raise OrderStopped(
-                    OrderStatus.REJECTED, f"approval {decision}: " + "; ".join(reasons)
-                )
+        categories = sorted({p.category for p in found if p.category})
+        # The policy's answer does not depend on the reservations: ask while they are made.
+        # Both finish before either outcome counts, so a failure never leaves one in flight.
+        reserved, plan = await asyncio.gather(
+            self._reserve_all(order),
+            self._approval_plan(totals, check, account.segment, categories),
+            return_exceptions=True,
+        )
+        for outcome in (reserved, plan):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not isinstance(plan, BaseException)
+        verdict = await self._approval(order, plan)
         self._stop_if_cancelled()
+        if verdict not in ("approved", "not needed"):
+            reasons = s.approval.reasons if s.approval else []
+            raise OrderStopped(OrderStatus.REJECTED, f"approval {verdict}: " + "; ".join(reasons))
         await self._create_sales_order(order, customer_id)
-
-    async def _approval(self, reasons: list[str]) -> str:
-        """The approval step: one call site, so a multi-level chain can replace it."""
-        s = self._s
-        approvers = await self._calls.list_approvers()
-        deadline = workflow.now() + self._in.policy.approval_timeout
-        s.approval = ApprovalState(
-            reasons=reasons,
-            requester=s.requester or "",
-            eligible_approvers=approvers,
-            deadline=deadline,
-        )
-        self._set(OrderStatus.AWAITING_APPROVAL, "; ".join(reasons))
-        self._crm_later(CrmOrderStatus.AWAITING_APPROVAL, "approval-requested")
-        await self._calls.create_task(
-            CrmTask(
-                key=f"{self._key}/approval/task",
-                order_id=s.order_id,
-                subject=f"Approve order {s.order_id}",
-                body="Needs approval: " + "; ".join(reasons),
-                assignee="approvers",
-                due=deadline.date(),
-            )
-        )
-        await self._wait(
-            lambda: self._decision is not None,
-            self._in.policy.approval_timeout,
-            "approval deadline",
-        )
-        self._stop_if_cancelled()
-        decision = self._decision
-        if decision is None:  # an accepted decision wins even if the deadline fired with it
-            s.approval.decision = "expired"
-            self._event("approval", "no decision before the deadline")
-            return "expired"
-        verdict = "approved" if decision.approve else "rejected"
-        s.approval.decision, s.approval.decided_by = verdict, decision.approver
-        s.approval.comment = decision.comment
-        await self._calls.add_note(
-            CrmNote(
-                key=f"{self._key}/approval/decision",
-                order_id=s.order_id,
-                subject=f"Order {verdict} by {decision.approver}",
-                body=decision.comment,
-            )
-        )
-        return verdict
 
     async def _create_sales_order(self, order: CrmOrder, customer_id: str) -> None:
         s = self._s
@@ -265,48 +220,8 @@ class OrderToCashWorkflow(Intake):
 
     @workflow.query
     def status(self) -> OrderState:
-        """The full state: step, reservations, ERP ids, approval, events."""
+        """The full state: step, reservations, ERP ids, approval (its chain's id), events."""
         return self._s
-
-    def _decision_problem(self, input: DecideInput) -> str | None:
-        approval = self._s.approval
-        if self._s.status is not OrderStatus.AWAITING_APPROVAL or approval is None:
-            return f"order {self._s.order_id} is not awaiting approval (it is {self._s.status})"
-        if self._decision is not None:
-            return "a decision was already made"
-        if input.approver == approval.requester:
-            return f"{input.approver} requested this order and cannot approve it (four-eyes)"
-        if input.approver not in approval.eligible_approvers:
-            return f"{input.approver} is not an approver"
-        return None
-
-    @workflow.update
-    def decide(self, input: DecideInput) -> DecideResult:
-        """An approver approves or rejects; refused by the validator before history if invalid."""
-        self._accept_decision(input)
-        return DecideResult(
-            status=self._s.status, decision="approved" if input.approve else "rejected"
-        )
-
-    @decide.validator
-    def _validate_decide(self, input: DecideInput) -> None:
-        problem = self._decision_problem(input)
-        if problem:
-            raise ValueError(problem)
-
-    @workflow.signal
-    def decide_signal(self, input: DecideInput) -> None:
-        """The same decision, for tools that can only signal; invalid ones are only recorded."""
-        problem = self._decision_problem(input)
-        if problem:
-            self._event("decision-refused", problem, actor=input.approver)
-            return
-        self._accept_decision(input)
-
-    def _accept_decision(self, input: DecideInput) -> None:
-        self._decision = input
-        verdict = "approved" if input.approve else "rejected"
-        self._event("decision", f"{verdict}: {input.comment}".rstrip(": "), actor=input.approver)
 
     @workflow.update
     async def cancel(self, input: CancelInput) -> CancelResult:

@@ -1,0 +1,1 @@
+"""Return-to-restock: from a CRM return case to goods back in stock and a credit note."""
