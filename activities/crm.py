@@ -42,14 +42,6 @@ class LinkAccountResult(BaseModel):
     linked: bool = True
 
 
-class ListApproversInput(BaseModel):
-    role: str = "approver"
-
-
-class ListApproversResult(BaseModel):
-    user_ids: list[str]
-
-
 class UpdateOrderStatusInput(BaseModel):
     update: CrmStatusUpdate
     # Changes queued behind ``update``, applied after it in this order: one round trip for
@@ -143,12 +135,6 @@ class CrmActivities:
         """Store the ERP customer id on the CRM account (the cross-reference)."""
         await guarded(self._crm.link_account(input.account_id, input.erp_customer_id))
         return LinkAccountResult()
-
-    @activity.defn(name="crm_list_approvers")
-    async def list_approvers(self, input: ListApproversInput) -> ListApproversResult:
-        """User ids allowed to decide approvals."""
-        users = await guarded(self._crm.list_users(input.role))
-        return ListApproversResult(user_ids=sorted(u.user_id for u in users if u.active))
 
     @activity.defn(name="crm_update_order_status")
     async def update_order_status(self, input: UpdateOrderStatusInput) -> UpdateOrderStatusResult:

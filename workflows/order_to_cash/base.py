@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
         CancelInput,
         Compensation,
         CompensationKind,
-        DecideInput,
         OrderState,
         OrderToCashInput,
         OrderToCashResult,
@@ -57,7 +56,6 @@ class OrderBase:
         self._s = input.resume or OrderState(order_id=input.order_id, requester=input.requested_by)
         self._calls = Calls(input.crm_task_queue, input.erp_task_queue)
         self._key = workflow_id(input.order_id)
-        self._decision: DecideInput | None = None
         self._cancel: CancelInput | None = None
         self._shipment_nudges = 0
         self._payment_nudges = 0

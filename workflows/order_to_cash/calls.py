@@ -80,16 +80,6 @@ class Calls:
             c.LinkAccountResult,
         )
 
-    async def list_approvers(self) -> list[str]:
-        out = await self._run(
-            c.CrmActivities.list_approvers,
-            c.ListApproversInput(),
-            self._crm,
-            "list approvers",
-            c.ListApproversResult,
-        )
-        return out.user_ids
-
     async def set_status(self, update: CrmStatusUpdate, *more: CrmStatusUpdate) -> None:
         """Set the CRM status to ``update``, then to each of ``more``, in one activity."""
         await self._run(

@@ -96,19 +96,6 @@ class OrderToCashResult(BaseModel):
     events: list[OrderEvent] = Field(default_factory=list)
 
 
-class DecideInput(BaseModel):
-    """An approver's decision (Update ``decide`` or signal ``decide_signal``)."""
-
-    approver: str
-    approve: bool
-    comment: str = ""
-
-
-class DecideResult(BaseModel):
-    status: OrderStatus
-    decision: str
-
-
 class CancelInput(BaseModel):
     """Ask to cancel the order (Update ``cancel``); accepted until shipment."""
 
