@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from adapters.sandbox import SandboxERP
 from infra.returns import (
@@ -68,7 +69,10 @@ async def cmd_inspect(client: Client, settings: Settings, args: argparse.Namespa
     try:
         result = await inspect(client, args.case, inspection)
     except WorkflowUpdateFailedError as err:
-        raise ReturnOpError(f"inspection refused: {err.cause or err}") from err
+        # The validator's own message says what does not add up.
+        cause = err.cause
+        why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise ReturnOpError(why if "refused" in why else f"inspection refused: {why}") from err
     print(
         f"return {args.case}: inspection accepted: restock {result.restock_quantity}, "
         f"scrap {result.scrap_quantity}, {result.credit_lines} line(s) to credit"
