@@ -5,13 +5,12 @@ They run on the CRM worker's queue: the directory stands for the CRM or the iden
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.base import Activities
 from activities.errors import guarded
 from adapters.ports import DirectoryPort, PolicySource
 from domain.approval_chain import DirectoryUser, ResolvedGroup
@@ -44,7 +43,7 @@ class CheckUserResult(BaseModel):
     problem: str | None = None  # None: an active user of the directory
 
 
-class ApprovalActivities:
+class ApprovalActivities(Activities):
     """Activities over the approval policy and the directory.
 
     Args:
@@ -55,14 +54,6 @@ class ApprovalActivities:
     def __init__(self, directory: DirectoryPort, policies: PolicySource) -> None:
         self._directory = directory
         self._policies = policies
-
-    def methods(self) -> list[Callable[..., Any]]:
-        """Every activity of this class, bound to its ports, for ``Worker(activities=…)``."""
-        return [
-            getattr(self, name)
-            for name in dir(type(self))
-            if hasattr(getattr(type(self), name), "__temporal_activity_definition")
-        ]
 
     @activity.defn(name="approval_plan")
     async def plan(self, input: PlanApprovalInput) -> PlanApprovalResult:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.base import Activities
 from activities.errors import guarded
 from adapters.ports import CRMPort
 from domain.errors import RecordNotFound
@@ -86,7 +84,7 @@ class WriteBatchResult(BaseModel):
     closed_now: int
 
 
-class CrmActivities:
+class CrmActivities(Activities):
     """Activities on the CRM task queue.
 
     Args:
@@ -95,14 +93,6 @@ class CrmActivities:
 
     def __init__(self, crm: CRMPort) -> None:
         self._crm = crm
-
-    def methods(self) -> list[Callable[..., Any]]:
-        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
-        return [
-            getattr(self, name)
-            for name in dir(type(self))
-            if hasattr(getattr(type(self), name), "__temporal_activity_definition")
-        ]
 
     @activity.defn(name="crm_fetch_order")
     async def fetch_order(self, input: FetchOrderInput) -> FetchOrderResult:

@@ -3,12 +3,10 @@ the business key and the step, so a retry never creates a second record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.base import Activities
 from activities.errors import guarded
 from adapters.ports import ERPPort
 from domain.models import (
@@ -115,7 +113,7 @@ class GetInvoiceResult(BaseModel):
     invoice: Invoice
 
 
-class ErpActivities:
+class ErpActivities(Activities):
     """Activities on the ERP task queue.
 
     Args:
@@ -124,14 +122,6 @@ class ErpActivities:
 
     def __init__(self, erp: ERPPort) -> None:
         self._erp = erp
-
-    def methods(self) -> list[Callable[..., Any]]:
-        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
-        return [
-            getattr(self, name)
-            for name in dir(type(self))
-            if hasattr(getattr(type(self), name), "__temporal_activity_definition")
-        ]
 
     @activity.defn(name="erp_ensure_customer")
     async def ensure_customer(self, input: EnsureCustomerInput) -> EnsureCustomerResult:

@@ -9,14 +9,13 @@ activities ``crm_add_note`` / ``crm_create_task`` with ``case_id`` set.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.base import Activities
 from activities.errors import guarded
 from adapters.ports import CRMPort, ERPPort
 from domain.errors import RecordNotFound
@@ -44,16 +43,6 @@ from domain.returns import (
     WriteOff,
     WriteOffRequest,
 )
-
-
-def _activity_methods(instance: object) -> list[Callable[..., Any]]:
-    """Every activity of ``instance``'s class, bound to it, for ``Worker(activities=…)``."""
-    return [
-        getattr(instance, name)
-        for name in dir(type(instance))
-        if hasattr(getattr(type(instance), name), "__temporal_activity_definition")
-    ]
-
 
 # --- CRM -------------------------------------------------------------------------------------
 
@@ -84,7 +73,7 @@ class CloseCaseResult(BaseModel):
     closed: bool = True
 
 
-class CrmReturnActivities:
+class CrmReturnActivities(Activities):
     """Return-case activities on the CRM task queue.
 
     Args:
@@ -93,10 +82,6 @@ class CrmReturnActivities:
 
     def __init__(self, crm: CRMPort) -> None:
         self._crm = crm
-
-    def methods(self) -> list[Callable[..., Any]]:
-        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
-        return _activity_methods(self)
 
     @activity.defn(name="crm_fetch_case")
     async def fetch_case(self, input: FetchCaseInput) -> FetchCaseResult:
@@ -232,7 +217,7 @@ class RefundResult(BaseModel):
     refund: Refund
 
 
-class ErpReturnActivities:
+class ErpReturnActivities(Activities):
     """Return activities on the ERP task queue.
 
     Args:
@@ -241,10 +226,6 @@ class ErpReturnActivities:
 
     def __init__(self, erp: ERPPort) -> None:
         self._erp = erp
-
-    def methods(self) -> list[Callable[..., Any]]:
-        """Every activity of this class, bound to its port, for ``Worker(activities=…)``."""
-        return _activity_methods(self)
 
     @activity.defn(name="erp_get_returnable")
     async def get_returnable(self, input: GetReturnableInput) -> GetReturnableResult:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from domain.models import InvoiceStatus
 from domain.money import ZERO
+from domain.return_quantities import summed
 from domain.return_rules import credit_amounts
 from domain.returns import (
     CreditNote,
@@ -26,7 +27,7 @@ from domain.returns import (
     WriteOff,
     WriteOffRequest,
 )
-from tests.fakes_rma import InMemoryRmas, conflict, invalid, not_found, state_error, summed
+from tests.fakes_rma import InMemoryRmas, conflict, invalid, not_found, state_error
 from tests.fault_injection import _copy, _port
 
 __all__ = ["InMemoryReturns"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState, RecordNotFound
 from domain.models import ErpProduct, Invoice, InvoiceStatus, SalesOrderStatus
 from domain.money import ZERO
+from domain.return_quantities import receipt_quantities, received_use_problems, summed
 from domain.returns import (
     CreditNote,
     CreditNoteStatus,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from tests.fakes import _SalesOrderRow, _Stock, _Warehouse
 
 
-__all__ = ["InMemoryRmas", "conflict", "invalid", "not_found", "state_error", "summed"]
+__all__ = ["InMemoryRmas", "conflict", "invalid", "not_found", "state_error"]
 
 
 def invalid(what: str, problems: list[str]) -> InvalidRecord:
@@ -56,13 +57,6 @@ def conflict(kind: str, number: str, reference: str) -> IdempotencyConflict:
 
 def not_found(kind: str, key: str) -> RecordNotFound:
     return RecordNotFound(f"ERP {kind} {key!r} not found", kind=kind, key=key, system="erp")
-
-
-def summed(lines: Sequence[tuple[int, Decimal]]) -> dict[int, Decimal]:
-    total: dict[int, Decimal] = {}
-    for line_no, quantity in lines:
-        total[line_no] = total.get(line_no, ZERO) + quantity
-    return total
 
 
 # --- ERP -------------------------------------------------------------------------------------
@@ -306,27 +300,7 @@ class InMemoryRmas(FaultInjection):
     def _receive(self, request: ReturnReceiptRequest) -> ReturnAuthorization:
         rma = self._rma(request.rma_number)
         authorized = {line.line_no: line.quantity for line in rma.lines}
-        received = dict.fromkeys(authorized, ZERO)
-        problems: list[str] = []
-        seen: set[int] = set()
-        for item in request.lines:
-            where = f"lines[{item.line_no}]"
-            if item.line_no not in authorized:
-                problems.append(f"{where}: RMA {rma.number} has no such line")
-            elif item.line_no in seen:
-                problems.append(f"{where}: named twice")
-            elif item.quantity < ZERO:
-                problems.append(f"{where}.quantity: must not be negative, got {item.quantity}")
-            elif item.quantity > authorized[item.line_no]:
-                problems.append(
-                    f"{where}.quantity: {item.quantity} received, only "
-                    f"{authorized[item.line_no]} authorized"
-                )
-            else:
-                received[item.line_no] = item.quantity
-            seen.add(item.line_no)
-        if not problems and sum(received.values(), ZERO) <= ZERO:
-            problems.append("lines: a receipt needs goods")
+        received, problems = receipt_quantities(rma.number, authorized, request.lines)
         if problems:
             raise invalid(f"receipt {request.reference}", problems)
         stored = {line.line_no: line.received for line in rma.lines}
@@ -374,20 +348,8 @@ class InMemoryRmas(FaultInjection):
         use: str,
     ) -> dict[int, str]:
         lines = {line.line_no: line for line in rma.lines}
-        problems = [] if asked else ["lines: at least one line is needed"]
-        for line_no, quantity in asked:
-            if line_no not in lines:
-                problems.append(f"lines[{line_no}]: RMA {rma.number} has no such line")
-            elif quantity <= ZERO:
-                problems.append(f"lines[{line_no}].quantity: must be positive, got {quantity}")
-        if not problems:
-            for line_no, quantity in summed(asked).items():
-                free = lines[line_no].received - used.get(line_no, ZERO)
-                if quantity > free:
-                    problems.append(
-                        f"lines[{line_no}].quantity: {quantity} exceeds the {free} received and "
-                        f"not yet {use}"
-                    )
+        received = {line_no: line.received for line_no, line in lines.items()}
+        problems = received_use_problems(rma.number, received, asked, used, use)
         if problems:
             raise invalid(what, problems)
         return {line_no: line.sku for line_no, line in lines.items()}

@@ -27,7 +27,6 @@ from adapters.sandbox.erp_returns import (
     returnable_order,
     rma_by,
     state_error,
-    summed,
 )
 from adapters.sandbox.erp_schema import (
     CreditNoteLineRow,
@@ -36,6 +35,7 @@ from adapters.sandbox.erp_schema import (
     RefundRow,
 )
 from domain.models import InvoiceStatus
+from domain.return_quantities import summed
 from domain.return_rules import credit_amounts
 from domain.returns import (
     CreditNote,

@@ -26,7 +26,6 @@ from adapters.sandbox.erp_returns import (
     invalid,
     received_rma,
     state_error,
-    summed,
 )
 from adapters.sandbox.erp_schema import (
     RestockLineRow,
@@ -37,6 +36,7 @@ from adapters.sandbox.erp_schema import (
     WriteOffRow,
 )
 from domain.money import ZERO
+from domain.return_quantities import summed
 from domain.returns import (
     Restock,
     RestockedLine,

@@ -32,6 +32,7 @@ from adapters.sandbox.erp_schema import (
 from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState
 from domain.models import InvoiceStatus, SalesOrderStatus
 from domain.money import ZERO
+from domain.return_quantities import received_use_problems
 from domain.returns import (
     CreditNoteStatus,
     ReturnableLine,
@@ -61,14 +62,6 @@ def conflict(kind: str, number: str, reference: str) -> IdempotencyConflict:
         reference=reference,
         system=SYSTEM,
     )
-
-
-def summed(lines: Sequence[tuple[int, Decimal]]) -> dict[int, Decimal]:
-    """Quantities added up per line number."""
-    total: dict[int, Decimal] = {}
-    for line_no, quantity in lines:
-        total[line_no] = total.get(line_no, ZERO) + quantity
-    return total
 
 
 async def rma_by(
@@ -153,20 +146,8 @@ async def check_quantities(
         The SKU of each RMA line.
     """
     lines = {line.line_no: line for line in await rma_lines(session, rma.number)}
-    problems = [] if asked else ["lines: at least one line is needed"]
-    for line_no, quantity in asked:
-        if line_no not in lines:
-            problems.append(f"lines[{line_no}]: RMA {rma.number} has no such line")
-        elif quantity <= ZERO:
-            problems.append(f"lines[{line_no}].quantity: must be positive, got {quantity}")
-    if not problems:
-        for line_no, quantity in summed(asked).items():
-            free = lines[line_no].received - used.get(line_no, ZERO)
-            if quantity > free:
-                problems.append(
-                    f"lines[{line_no}].quantity: {quantity} exceeds the {free} received and "
-                    f"not yet {use}"
-                )
+    received = {line_no: line.received for line_no, line in lines.items()}
+    problems = received_use_problems(rma.number, received, asked, used, use)
     if problems:
         raise invalid(what, problems)
     return {line_no: line.sku for line_no, line in lines.items()}

@@ -37,6 +37,7 @@ from adapters.sandbox.erp_schema import (
 )
 from domain.errors import IdempotencyConflict
 from domain.money import ZERO
+from domain.return_quantities import receipt_quantities
 from domain.returns import (
     ReturnableOrder,
     ReturnAuthorization,
@@ -185,27 +186,7 @@ def _receipt(
 ) -> dict[int, Decimal]:
     """What arrived per RMA line (zero for lines not named); InvalidRecord when impossible."""
     authorized = {line.line_no: line.quantity for line in lines}
-    received = dict.fromkeys(authorized, ZERO)
-    problems: list[str] = []
-    seen: set[int] = set()
-    for item in request.lines:
-        where = f"lines[{item.line_no}]"
-        if item.line_no not in authorized:
-            problems.append(f"{where}: RMA {request.rma_number} has no such line")
-        elif item.line_no in seen:
-            problems.append(f"{where}: named twice")
-        elif item.quantity < ZERO:
-            problems.append(f"{where}.quantity: must not be negative, got {item.quantity}")
-        elif item.quantity > authorized[item.line_no]:
-            problems.append(
-                f"{where}.quantity: {item.quantity} received, only "
-                f"{authorized[item.line_no]} authorized"
-            )
-        else:
-            received[item.line_no] = item.quantity
-        seen.add(item.line_no)
-    if not problems and sum(received.values(), ZERO) <= ZERO:
-        problems.append("lines: a receipt needs goods")
+    received, problems = receipt_quantities(request.rma_number, authorized, request.lines)
     if problems:
         raise invalid(f"receipt {request.reference}", problems)
     return received

@@ -3,6 +3,9 @@ sandbox systems on fresh databases."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,7 +15,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
-from infra.settings import Settings
+from infra.settings import ROOT, Settings
 from tests.conftest import DbFactory
 from tests.temporal_envs import dev_server
 from worker import build_workers
@@ -83,3 +86,26 @@ async def stack(
     finally:
         for w in reversed(workers):
             await w.__aexit__(None, None, None)
+
+
+async def run_cli(stack: Stack, *args: str) -> tuple[int, str]:
+    """``python starter.py ARGS`` against the stack's server and queues: (exit code, output)."""
+    env = {
+        **os.environ,
+        "PEYVAND_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "PEYVAND_WORKFLOW_TASK_QUEUE": stack.settings.workflow_task_queue,
+        "PEYVAND_CRM_TASK_QUEUE": stack.settings.crm_task_queue,
+        "PEYVAND_ERP_TASK_QUEUE": stack.settings.erp_task_queue,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "starter.py"),
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()

@@ -4,8 +4,6 @@ query, and the CLI finds and decides them."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -19,8 +17,7 @@ from domain.orders import OrderStatus
 from infra import approvals
 from infra.approvals import PendingChain
 from infra.orders import OrderOpError, order_input, reached, start_order, wait_for
-from infra.settings import ROOT
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, run_cli
 from workflows.approval_chain.models import ChainStatus, DecideInput
 
 pytestmark = pytest.mark.devserver
@@ -56,26 +53,6 @@ async def _eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool]
     raise AssertionError(f"never held; last: {value}")
 
 
-async def _cli(stack: Stack, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "PEYVAND_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-        "PEYVAND_CRM_TASK_QUEUE": stack.settings.crm_task_queue,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "starter.py"),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
-
-
 def _ids(rows: list[PendingChain]) -> set[str]:
     return {row.chain_id for row in rows}
 
@@ -106,13 +83,13 @@ async def test_pending_by_group_and_person_then_decided_from_the_cli(stack: Stac
     assert credit_chain not in _ids(reza)
     assert next(r for r in reza if r.chain_id == big_chain).amount == pytest.approx(10620.0)
 
-    code, out = await _cli(stack, "approvals", "pending", "--user", "maryam.hosseini")
+    code, out = await run_cli(stack, "approvals", "pending", "--user", "maryam.hosseini")
     assert code == 0 and big_chain in out and credit_chain not in out, out
-    code, out = await _cli(
+    code, out = await run_cli(
         stack, "approvals", "decide", big.order_id, "--approver", seed.SALES_REP, "--approve"
     )
     assert code == 1 and "four-eyes" in out, out
-    code, out = await _cli(
+    code, out = await run_cli(
         stack, "approvals", "decide", big.order_id, "--approver", "reza.karimi", "--approve"
     )
     assert code == 0 and "chain APPROVED" in out, out

@@ -4,8 +4,6 @@ its goods reported, a bad inspection refused with the reason, a good one applied
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -21,31 +19,8 @@ from domain.models import (
 )
 from domain.returns import CrmCase, CrmCaseLine, CrmCaseStatus
 from infra.returns import return_state
-from infra.settings import ROOT
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, run_cli
 from workflows.return_to_restock.models import ReturnStatus
-
-
-async def _cli(stack: Stack, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "PEYVAND_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-        "PEYVAND_WORKFLOW_TASK_QUEUE": stack.settings.workflow_task_queue,
-        "PEYVAND_CRM_TASK_QUEUE": stack.settings.crm_task_queue,
-        "PEYVAND_ERP_TASK_QUEUE": stack.settings.erp_task_queue,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "starter.py"),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 async def _delivered_order(stack: Stack) -> None:
@@ -105,27 +80,29 @@ async def test_return_from_the_cli(stack: Stack) -> None:
     await _delivered_order(stack)
     before = await stack.erp.stock_snapshot()
 
-    code, out = await _cli(stack, "returns", "start", "CASE-CLI-1")
+    code, out = await run_cli(stack, "returns", "start", "CASE-CLI-1")
     assert code == 0, out
     await _until(stack, ReturnStatus.AWAITING_GOODS)
-    code, out = await _cli(stack, "returns", "receive", "CASE-CLI-1", "--line", "1=2", "--report")
+    code, out = await run_cli(
+        stack, "returns", "receive", "CASE-CLI-1", "--line", "1=2", "--report"
+    )
     assert code == 0 and "reported" in out, out
     await _until(stack, ReturnStatus.AWAITING_INSPECTION)
 
-    code, out = await _cli(stack, "returns", "inspect", "CASE-CLI-1", "--restock", "1=1@THR")
+    code, out = await run_cli(stack, "returns", "inspect", "CASE-CLI-1", "--restock", "1=1@THR")
     assert code == 1
     assert "inspection refused" in out and "restock 1 + scrap 0 = 1, but 2 were received" in out
-    code, out = await _cli(
+    code, out = await run_cli(
         stack, "returns", "inspect", "CASE-CLI-1", "--restock", "1=1@THR", "--scrap", "1=1:bent"
     )
     assert code == 0 and "restock 1, scrap 1" in out, out
     await _until(stack, ReturnStatus.RESOLVED)
 
-    code, out = await _cli(stack, "returns", "status", "CASE-CLI-1")
+    code, out = await run_cli(stack, "returns", "status", "CASE-CLI-1")
     assert code == 0 and "[RESOLVED]" in out and "credit" in out, out
     after = await stack.erp.stock_snapshot()
     key = (seed.SKU_SENSOR, "THR")
     assert after[key][0] == before[key][0] + 1
     assert (await stack.crm.get_case("CASE-CLI-1")).status is CrmCaseStatus.RESOLVED
-    code, out = await _cli(stack, "returns", "inspect", "CASE-CLI-9", "--restock", "x")
+    code, out = await run_cli(stack, "returns", "inspect", "CASE-CLI-9", "--restock", "x")
     assert code == 1 and "expected LINE=QTY@WAREHOUSE" in out

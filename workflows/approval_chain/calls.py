@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
 
 from temporalio import workflow
 
@@ -13,9 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.approval_chain import ResolvedGroup
     from domain.approvals import ApprovalFacts, ApprovalPlan
     from domain.models import CrmNote, CrmTask
-    from workflows.order_to_cash.calls import RETRY, TIMEOUT
-
-R = TypeVar("R")
+    from workflows.activity_calls import run_activity
 
 
 class ApprovalCalls:
@@ -24,40 +21,31 @@ class ApprovalCalls:
     def __init__(self, crm_queue: str) -> None:
         self._crm = crm_queue
 
-    async def _run(self, fn: Any, arg: Any, summary: str, result: type[R]) -> R:
-        out = await workflow.execute_activity_method(
-            fn,
-            arg,
-            task_queue=self._crm,
-            start_to_close_timeout=TIMEOUT,
-            retry_policy=RETRY,
-            summary=summary[:100],
-        )
-        assert isinstance(out, result)
-        return out
-
     async def plan(self, facts: ApprovalFacts) -> ApprovalPlan:
-        out = await self._run(
+        out = await run_activity(
             a.ApprovalActivities.plan,
             a.PlanApprovalInput(facts=facts),
+            self._crm,
             f"approval policy for {facts.kind} of {facts.amount} {facts.currency}",
             a.PlanApprovalResult,
         )
         return out.plan
 
     async def resolve_group(self, group: str, at: datetime) -> ResolvedGroup:
-        out = await self._run(
+        out = await run_activity(
             a.ApprovalActivities.resolve_group,
             a.ResolveGroupInput(group=group, at=at),
+            self._crm,
             f"directory: group {group}",
             a.ResolveGroupResult,
         )
         return out.group
 
     async def check_user(self, user_id: str) -> str | None:
-        out = await self._run(
+        out = await run_activity(
             a.ApprovalActivities.check_user,
             a.CheckUserInput(user_id=user_id),
+            self._crm,
             f"directory: user {user_id}",
             a.CheckUserResult,
         )
@@ -67,13 +55,14 @@ class ApprovalCalls:
         self, tasks: list[CrmTask], closures: list[tuple[str, str]], notes: list[CrmNote]
     ) -> None:
         """One round trip for what the chain has to tell the CRM (each write idempotent)."""
-        await self._run(
+        await run_activity(
             c.CrmActivities.write_batch,
             c.WriteBatchInput(
                 tasks=tasks,
                 closures=[c.TaskClosure(key=k, outcome=o) for k, o in closures],
                 notes=notes,
             ),
+            self._crm,
             f"CRM: {len(notes)} notes, {len(tasks)} tasks, {len(closures)} closed",
             c.WriteBatchResult,
         )

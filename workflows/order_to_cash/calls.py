@@ -5,11 +5,7 @@ Keeping them here keeps the workflow readable as a business process.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, TypeVar
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import crm as c
@@ -28,17 +24,7 @@ with workflow.unsafe.imports_passed_through():
         SalesOrder,
         SalesOrderRequest,
     )
-
-R = TypeVar("R")
-
-# Bounded backoff: a system that stays down for ~10 minutes fails the step, which compensates.
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    maximum_attempts=15,
-)
-TIMEOUT = timedelta(seconds=30)
+    from workflows.activity_calls import run_activity
 
 
 class Calls:
@@ -48,22 +34,8 @@ class Calls:
         self._crm = crm_queue
         self._erp = erp_queue
 
-    async def _run(self, fn: Any, arg: Any, queue: str, summary: str, result: type[R]) -> R:
-        out = await workflow.execute_activity_method(
-            fn,
-            arg,
-            task_queue=queue,
-            start_to_close_timeout=TIMEOUT,
-            retry_policy=RETRY,
-            summary=summary,
-        )
-        assert isinstance(out, result)
-        return out
-
-    # --- CRM ---------------------------------------------------------------------------------
-
     async def fetch_order(self, order_id: str) -> c.FetchOrderResult:
-        return await self._run(
+        return await run_activity(
             c.CrmActivities.fetch_order,
             c.FetchOrderInput(order_id=order_id),
             self._crm,
@@ -72,7 +44,7 @@ class Calls:
         )
 
     async def link_account(self, account_id: str, customer_id: str) -> None:
-        await self._run(
+        await run_activity(
             c.CrmActivities.link_account,
             c.LinkAccountInput(account_id=account_id, erp_customer_id=customer_id),
             self._crm,
@@ -82,7 +54,7 @@ class Calls:
 
     async def set_status(self, update: CrmStatusUpdate, *more: CrmStatusUpdate) -> None:
         """Set the CRM status to ``update``, then to each of ``more``, in one activity."""
-        await self._run(
+        await run_activity(
             c.CrmActivities.update_order_status,
             c.UpdateOrderStatusInput(update=update, more=list(more)),
             self._crm,
@@ -91,7 +63,7 @@ class Calls:
         )
 
     async def add_note(self, note: CrmNote) -> None:
-        await self._run(
+        await run_activity(
             c.CrmActivities.add_note,
             c.AddNoteInput(note=note),
             self._crm,
@@ -100,7 +72,7 @@ class Calls:
         )
 
     async def create_task(self, task: CrmTask) -> None:
-        await self._run(
+        await run_activity(
             c.CrmActivities.create_task,
             c.CreateTaskInput(task=task),
             self._crm,
@@ -111,7 +83,7 @@ class Calls:
     # --- ERP ---------------------------------------------------------------------------------
 
     async def ensure_customer(self, data: CustomerData) -> e.EnsureCustomerResult:
-        return await self._run(
+        return await run_activity(
             e.ErpActivities.ensure_customer,
             e.EnsureCustomerInput(data=data),
             self._erp,
@@ -120,7 +92,7 @@ class Calls:
         )
 
     async def credit_status(self, customer_id: str) -> CreditStatus:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.get_credit_status,
             e.GetCreditStatusInput(customer_id=customer_id),
             self._erp,
@@ -130,7 +102,7 @@ class Calls:
         return out.credit
 
     async def products(self, skus: list[str]) -> list[ErpProduct]:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.get_products,
             e.GetProductsInput(skus=skus),
             self._erp,
@@ -140,7 +112,7 @@ class Calls:
         return out.products
 
     async def reserve(self, request: ReservationRequest) -> Reservation:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.reserve_stock,
             e.ReserveStockInput(request=request),
             self._erp,
@@ -150,7 +122,7 @@ class Calls:
         return out.reservation
 
     async def release(self, reference: str) -> None:
-        await self._run(
+        await run_activity(
             e.ErpActivities.release_stock,
             e.ReleaseStockInput(reference=reference),
             self._erp,
@@ -159,7 +131,7 @@ class Calls:
         )
 
     async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.create_sales_order,
             e.CreateSalesOrderInput(request=request),
             self._erp,
@@ -169,7 +141,7 @@ class Calls:
         return out.sales_order
 
     async def sales_order(self, reference: str) -> SalesOrder | None:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.get_sales_order,
             e.GetSalesOrderInput(reference=reference),
             self._erp,
@@ -179,7 +151,7 @@ class Calls:
         return out.sales_order
 
     async def cancel_sales_order(self, reference: str) -> None:
-        await self._run(
+        await run_activity(
             e.ErpActivities.cancel_sales_order,
             e.CancelSalesOrderInput(reference=reference),
             self._erp,
@@ -188,7 +160,7 @@ class Calls:
         )
 
     async def create_invoice(self, request: InvoiceRequest) -> Invoice:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.create_invoice,
             e.CreateInvoiceInput(request=request),
             self._erp,
@@ -198,7 +170,7 @@ class Calls:
         return out.invoice
 
     async def invoice(self, number: str) -> Invoice:
-        out = await self._run(
+        out = await run_activity(
             e.ErpActivities.get_invoice,
             e.GetInvoiceInput(number=number),
             self._erp,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, TypeVar
 
 from temporalio import workflow
 
@@ -26,9 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ScrapLine,
         WriteOff,
     )
-    from workflows.order_to_cash.calls import RETRY, TIMEOUT
-
-R = TypeVar("R")
+    from workflows.activity_calls import run_activity
 
 
 class ReturnCalls:
@@ -39,22 +36,8 @@ class ReturnCalls:
         self._crm = crm_queue
         self._erp = erp_queue
 
-    async def _run(self, fn: Any, arg: Any, queue: str, summary: str, result: type[R]) -> R:
-        out = await workflow.execute_activity_method(
-            fn,
-            arg,
-            task_queue=queue,
-            start_to_close_timeout=TIMEOUT,
-            retry_policy=RETRY,
-            summary=summary[:200],
-        )
-        assert isinstance(out, result)
-        return out
-
-    # --- CRM ---------------------------------------------------------------------------------
-
     async def fetch_case(self) -> r.FetchCaseResult:
-        return await self._run(
+        return await run_activity(
             r.CrmReturnActivities.fetch_case,
             r.FetchCaseInput(case_id=self._case),
             self._crm,
@@ -63,7 +46,7 @@ class ReturnCalls:
         )
 
     async def update_case(self, update: CrmCaseUpdate) -> None:
-        await self._run(
+        await run_activity(
             r.CrmReturnActivities.update_case,
             r.UpdateCaseInput(update=update),
             self._crm,
@@ -72,7 +55,7 @@ class ReturnCalls:
         )
 
     async def close_case(self, closure: CrmCaseClosure) -> None:
-        await self._run(
+        await run_activity(
             r.CrmReturnActivities.close_case,
             r.CloseCaseInput(closure=closure),
             self._crm,
@@ -81,7 +64,7 @@ class ReturnCalls:
         )
 
     async def add_note(self, note: CrmNote) -> None:
-        await self._run(
+        await run_activity(
             c.CrmActivities.add_note,
             c.AddNoteInput(note=note),
             self._crm,
@@ -90,7 +73,7 @@ class ReturnCalls:
         )
 
     async def create_task(self, task: CrmTask) -> None:
-        await self._run(
+        await run_activity(
             c.CrmActivities.create_task,
             c.CreateTaskInput(task=task),
             self._crm,
@@ -101,7 +84,7 @@ class ReturnCalls:
     # --- ERP ---------------------------------------------------------------------------------
 
     async def returnable(self, sales_order_number: str) -> ReturnableOrder:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.get_returnable,
             r.GetReturnableInput(sales_order_number=sales_order_number),
             self._erp,
@@ -113,7 +96,7 @@ class ReturnCalls:
     async def authorize(
         self, sales_order_number: str, lines: list[ReturnLineRequest], reason: str, on: date
     ) -> ReturnAuthorization:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.authorize_return,
             r.AuthorizeReturnInput(
                 case_id=self._case,
@@ -129,7 +112,7 @@ class ReturnCalls:
         return out.authorization
 
     async def authorization(self) -> ReturnAuthorization | None:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.get_return_authorization,
             r.GetReturnAuthorizationInput(case_id=self._case),
             self._erp,
@@ -139,7 +122,7 @@ class ReturnCalls:
         return out.authorization
 
     async def cancel_authorization(self) -> ReturnAuthorization | None:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.cancel_return_authorization,
             r.CancelReturnAuthorizationInput(case_id=self._case),
             self._erp,
@@ -151,7 +134,7 @@ class ReturnCalls:
     async def record_receipt(
         self, rma_number: str, lines: list[ReceiptLine]
     ) -> ReturnAuthorization:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.record_receipt,
             r.RecordReceiptInput(case_id=self._case, rma_number=rma_number, lines=lines),
             self._erp,
@@ -161,7 +144,7 @@ class ReturnCalls:
         return out.authorization
 
     async def restock(self, rma_number: str, lines: list[RestockLine]) -> Restock:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.restock,
             r.RestockInput(case_id=self._case, rma_number=rma_number, lines=lines),
             self._erp,
@@ -172,7 +155,7 @@ class ReturnCalls:
         return out.restock
 
     async def reverse_restock(self) -> Restock | None:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.reverse_restock,
             r.ReverseRestockInput(case_id=self._case),
             self._erp,
@@ -182,7 +165,7 @@ class ReturnCalls:
         return out.restock
 
     async def write_off(self, rma_number: str, lines: list[ScrapLine]) -> WriteOff:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.write_off,
             r.WriteOffInput(case_id=self._case, rma_number=rma_number, lines=lines),
             self._erp,
@@ -194,7 +177,7 @@ class ReturnCalls:
     async def credit_note(
         self, rma_number: str, lines: list[CreditQuantity], on: date
     ) -> CreditNote:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.create_credit_note,
             r.CreditNoteInput(
                 case_id=self._case, rma_number=rma_number, lines=lines, credit_date=on
@@ -206,7 +189,7 @@ class ReturnCalls:
         return out.credit_note
 
     async def cancel_credit_note(self) -> CreditNote | None:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.cancel_credit_note,
             r.CancelCreditNoteInput(case_id=self._case),
             self._erp,
@@ -216,7 +199,7 @@ class ReturnCalls:
         return out.credit_note
 
     async def refund(self, credit_note_number: str) -> Refund:
-        out = await self._run(
+        out = await run_activity(
             r.ErpReturnActivities.refund,
             r.RefundInput(case_id=self._case, credit_note_number=credit_note_number),
             self._erp,

@@ -10,7 +10,7 @@ leaves the case open for a person.
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
+from collections.abc import Iterable
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -36,10 +36,12 @@ with workflow.unsafe.imports_passed_through():
         CrmCaseOutcome,
         CrmCaseStatus,
         ReceiptLine,
+        RestockedLine,
         ReturnableOrder,
         ReturnAuthorization,
         ReturnAuthorizationStatus,
         ReturnLineRequest,
+        ScrappedLine,
     )
     from workflows import search_attributes as sa
     from workflows.order_to_cash.base import failure_of
@@ -350,7 +352,12 @@ class ReturnToRestockWorkflow(ReturnApproval):
         """Record the inspection: per line, what goes back on hand and what is scrap."""
         self._s.inspection = input.inspection
         self._event(
-            "inspected", _describe(input.inspection.lines), actor=input.inspection.inspector
+            "inspected",
+            ", ".join(
+                f"line {ln.line_no}: restock {ln.restock_quantity}, scrap {ln.scrap_quantity}"
+                for ln in input.inspection.lines
+            ),
+            actor=input.inspection.inspector,
         )
         restock = sum((ln.restock_quantity for ln in input.inspection.lines), ZERO)
         scrap = sum((ln.scrap_quantity for ln in input.inspection.lines), ZERO)
@@ -371,14 +378,6 @@ class ReturnToRestockWorkflow(ReturnApproval):
             raise ValueError("inspection refused: " + "; ".join(problems))
 
 
-def _describe(lines: object) -> str:
-    """``line 1: 2`` … for events and summaries."""
-    parts: list[str] = []
-    for line in lines if isinstance(lines, list) else []:
-        quantity: Decimal | None = getattr(line, "quantity", None)
-        if quantity is None:
-            quantity = getattr(line, "restock_quantity", ZERO) + getattr(
-                line, "scrap_quantity", ZERO
-            )
-        parts.append(f"line {getattr(line, 'line_no', '?')}: {quantity}")
-    return ", ".join(parts)
+def _describe(lines: Iterable[ReceiptLine | RestockedLine | ScrappedLine]) -> str:
+    """``line 1: 2, line 2: 1`` for events."""
+    return ", ".join(f"line {line.line_no}: {line.quantity}" for line in lines)
