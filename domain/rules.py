@@ -163,20 +163,10 @@ def allocate(
 
 
 class ApprovalRules(BaseModel):
-    """When an order needs a human decision (the single-level rule set of this release)."""
+    """What order-to-cash decides itself about approval; the levels come from the approval policy
+    (``domain.approvals``). The two thresholds are no longer read: they stay so that recorded
+    workflow inputs still decode."""
 
     total_threshold: Decimal = Decimal("10000")
     discount_limit_pct: Decimal = Decimal("15")
     approve_credit_excess: bool = True
-
-
-def approval_reasons(totals: OrderTotals, credit: CreditCheck, rules: ApprovalRules) -> list[str]:
-    """Readable reasons why the order needs approval; empty when it does not."""
-    reasons: list[str] = []
-    if totals.total > rules.total_threshold:
-        reasons.append(f"total {totals.total} {totals.currency} is over {rules.total_threshold}")
-    if totals.max_discount_pct > rules.discount_limit_pct:
-        reasons.append(f"discount {totals.max_discount_pct}% is over {rules.discount_limit_pct}%")
-    if not credit.within_limit and not credit.blocked and rules.approve_credit_excess:
-        reasons.append(f"credit limit {credit.credit_limit} exceeded by {credit.exceeded_by}")
-    return reasons

@@ -8,19 +8,20 @@ from typing import Any
 
 import pytest
 
+from adapters.sandbox.directory import load_yaml
+from domain.approvals import ApprovalFacts, parse_policy, plan_levels
 from domain.models import CreditStatus, CrmOrder, CrmOrderLine, ErpProduct, ReservationLine
 from domain.money import is_currency_code, round_money
 from domain.rules import (
-    ApprovalRules,
     CreditCheck,
     OrderTotals,
     allocate,
-    approval_reasons,
     check_credit,
     line_net,
     order_totals,
     validate_order,
 )
+from infra.settings import ROOT
 
 D = Decimal
 
@@ -491,93 +492,8 @@ def test_allocate_accepts_any_iterable_of_preferred() -> None:
     assert lines_of(result) == [("WH-C", D("2"))]
 
 
-# --- approval_reasons ------------------------------------------------------------------------
-
-
-def totals(total: str, max_discount: str = "0") -> OrderTotals:
-    return OrderTotals(
-        currency="EUR",
-        net=D(total),
-        tax=D("0"),
-        total=D(total),
-        max_discount_pct=D(max_discount),
-    )
-
-
-WITHIN = check_credit(D("100"), credit("100000", "0"))
-OVER = check_credit(D("100"), credit("50", "0"))
-BLOCKED = check_credit(D("100"), credit("100000", "0", blocked=True))
-RULES = ApprovalRules()
-
-
-@pytest.mark.parametrize(
-    ("order_totals_", "credit_check", "rules", "expected"),
-    [
-        pytest.param(totals("100"), WITHIN, RULES, [], id="none"),
-        pytest.param(totals("10000", "15"), WITHIN, RULES, [], id="exactly-at-thresholds-is-fine"),
-        pytest.param(
-            totals("10000.01"),
-            WITHIN,
-            RULES,
-            ["total 10000.01 EUR is over 10000"],
-            id="total-over-threshold",
-        ),
-        pytest.param(
-            totals("100", "15.5"),
-            WITHIN,
-            RULES,
-            ["discount 15.5% is over 15%"],
-            id="discount-over-limit",
-        ),
-        pytest.param(
-            totals("100"),
-            OVER,
-            RULES,
-            ["credit limit 50 exceeded by 50"],
-            id="credit-exceeded",
-        ),
-        pytest.param(
-            totals("100"),
-            OVER,
-            ApprovalRules(approve_credit_excess=False),
-            [],
-            id="credit-exceeded-but-not-approvable",
-        ),
-        pytest.param(totals("100"), BLOCKED, RULES, [], id="blocked-is-not-an-approval-reason"),
-        pytest.param(
-            totals("20000", "30"),
-            OVER,
-            RULES,
-            [
-                "total 20000 EUR is over 10000",
-                "discount 30% is over 15%",
-                "credit limit 50 exceeded by 50",
-            ],
-            id="all-three",
-        ),
-        pytest.param(
-            totals("600", "6"),
-            WITHIN,
-            ApprovalRules(total_threshold=D("500"), discount_limit_pct=D("5")),
-            ["total 600 EUR is over 500", "discount 6% is over 5%"],
-            id="custom-thresholds",
-        ),
-    ],
-)
-def test_approval_reasons(
-    order_totals_: OrderTotals,
-    credit_check: CreditCheck,
-    rules: ApprovalRules,
-    expected: list[str],
-) -> None:
-    assert approval_reasons(order_totals_, credit_check, rules) == expected
-
-
-def test_approval_rule_defaults() -> None:
-    rules = ApprovalRules()
-    assert rules.total_threshold == D("10000")
-    assert rules.discount_limit_pct == D("15")
-    assert rules.approve_credit_excess is True
+# The shipped policy (config/approval-policy.yaml): an order over 10,000 EUR needs a manager.
+POLICY = parse_policy(load_yaml(ROOT / "config" / "approval-policy.yaml"))
 
 
 # --- end to end over the pure rules -----------------------------------------------------------
@@ -595,7 +511,14 @@ def test_rules_compose(build: Callable[[], CrmOrder], needs_approval: bool) -> N
     assert validate_order(order, CATALOGUE) == []
     order_sum = order_totals(order)
     check = check_credit(order_sum.total, credit("1000000", "0"))
-    assert bool(approval_reasons(order_sum, check, RULES)) is needs_approval
+    facts = ApprovalFacts(
+        kind="order",
+        amount=order_sum.total,
+        currency=order_sum.currency,
+        max_discount_pct=order_sum.max_discount_pct,
+        credit_exceeded=not check.within_limit,
+    )
+    assert bool(plan_levels(POLICY, facts).levels) is needs_approval
 
 
 def test_allocate_draws_from_a_warehouse_named_twice_only_once() -> None:
