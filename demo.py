@@ -10,11 +10,11 @@ nothing is created or processed twice.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
+import structlog
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -38,7 +38,7 @@ from infra.settings import Settings
 from workflows.order_to_cash.models import CancelInput
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
-log = logging.getLogger("peyvand.demo")
+log = structlog.stdlib.get_logger("peyvand.demo")
 
 TIMEOUT = 120.0
 
@@ -105,7 +105,7 @@ async def _start(client: Client, settings: Settings, order_id: str) -> None:
     try:
         await start_order(client, settings, order_input(settings, order_id))
     except WorkflowAlreadyStartedError:
-        log.info("%s was processed by an earlier run", order_id)
+        log.info("processed by an earlier run", order_id=order_id)
 
 
 async def _to_cash(client: Client, erp: ErpDesk, order_id: str) -> None:
@@ -197,7 +197,8 @@ def _print_next_steps() -> None:
   {py} starter.py approve {oid} --approver {seed.SALES_REP}      # refused: four-eyes
   {py} starter.py approvals decide {oid} --approver {seed.APPROVERS[1]} --approve --comment "ok"
 then play the warehouse and the customer:
-  {py} starter.py ship {oid}
+  {py} starter.py ship {oid}                  # or as the ERP would, by signed webhook:
+  {py} -m ingress send erp shipments '{{"event_id": "shp-{oid}", "order_id": "{oid}"}}'
   {py} starter.py status {oid}                # shows the invoice and what is open
   {py} starter.py pay {oid} <amount>          # partial payments add up
 {return_next_steps(py)}

@@ -9,11 +9,11 @@ demo prints the command. Both are keyed by their CRM case id, so a second run re
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+import structlog
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -33,7 +33,7 @@ from infra.returns import (
 from infra.settings import Settings
 from workflows.return_to_restock.models import ReturnState, ReturnStatus
 
-log = logging.getLogger("peyvand.demo")
+log = structlog.stdlib.get_logger("peyvand.demo")
 
 TIMEOUT = 120.0
 
@@ -103,7 +103,7 @@ async def _received(
     try:
         await start_return(client, settings, return_input(settings, case.case_id))
     except WorkflowAlreadyStartedError:
-        log.info("%s was processed by an earlier run", case.case_id)
+        log.info("processed by an earlier run", case_id=case.case_id)
     state = await _wait(client, case.case_id, ReturnStatus.AWAITING_GOODS)
     if state.status is ReturnStatus.AWAITING_GOODS:
         lines = [ReceiptLine(line_no=ln.line_no, quantity=ln.quantity) for ln in case.lines]

@@ -49,6 +49,7 @@ from infra.orders import (
 from infra.returns import ReturnOpError
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.tracing import shutdown_tracing
 from starter_returns import add_returns_parser
 from workflows import search_attributes as sa
 from workflows.approval_chain.models import DecideInput, DelegateInput
@@ -339,6 +340,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 if __name__ == "__main__":
     code = main()
+    shutdown_tracing()  # os._exit skips the providers' own flush at exit
     sys.stdout.flush()
     sys.stderr.flush()
     # The SDK's runtime threads can abort the interpreter's shutdown after a successful command

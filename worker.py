@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
+import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -34,14 +35,19 @@ from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.tracing import shutdown_tracing
 from ingress.app import create_app
+from ingress.secrets import ensure_embedded_secrets
 from ingress.serve import running
 from workflows import search_attributes
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 from workflows.return_to_restock.workflow import ReturnToRestockWorkflow
 
-log = logging.getLogger("peyvand.worker")
+log = structlog.stdlib.get_logger("peyvand.worker")
+
+# The worker's Prometheus endpoint in the embedded run, unless PEYVAND_METRICS_ADDRESS says.
+EMBEDDED_METRICS = "127.0.0.1:9464"
 
 WORKFLOWS = [OrderToCashWorkflow, ApprovalChainWorkflow, ReturnToRestockWorkflow]
 
@@ -68,12 +74,14 @@ async def open_systems(settings: Settings, *, seed: bool = False) -> tuple[Sandb
 
 ROLES = ("workflows", "crm", "erp")
 
+T = TypeVar("T")
+
 
 def build_workers(
     client: Client,
     settings: Settings,
-    crm: CRMPort,
-    erp: ERPPort,
+    crm: CRMPort | None,
+    erp: ERPPort | None,
     roles: Sequence[str] = ROLES,
     *,
     directory: DirectoryPort | None = None,
@@ -86,6 +94,8 @@ def build_workers(
     queue: the directory stands for the CRM or the identity provider.
 
     Args:
+        crm: The CRM's adapter; may be None when the ``crm`` role is not built.
+        erp: The ERP's adapter; may be None when the ``erp`` role is not built.
         roles: Which of the three to build; a deployment may run each in its own process, so
             the CRM and ERP clients' CPU never slows the workflow tasks.
         directory: Who may approve; default: the file ``settings.directory_file``.
@@ -94,6 +104,12 @@ def build_workers(
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
+
+    def system(port: T | None, role: str) -> T:
+        if port is None:
+            raise ValueError(f"the {role} role needs its system's adapter")
+        return port
+
     grace = timedelta(seconds=10)
     directory = directory or FileDirectory(settings.directory_file)
     policies = policies or FilePolicySource(settings.approval_policy_file, directory)
@@ -110,8 +126,8 @@ def build_workers(
         "crm": lambda: Worker(
             client,
             task_queue=settings.crm_task_queue,
-            activities=CrmActivities(crm).methods()
-            + CrmReturnActivities(crm).methods()
+            activities=CrmActivities(system(crm, "crm")).methods()
+            + CrmReturnActivities(system(crm, "crm")).methods()
             + approvals.methods(),
             max_concurrent_activities=settings.crm.max_concurrent_activities,
             max_activities_per_second=settings.crm.max_activities_per_second,
@@ -121,7 +137,8 @@ def build_workers(
         "erp": lambda: Worker(
             client,
             task_queue=settings.erp_task_queue,
-            activities=ErpActivities(erp).methods() + ErpReturnActivities(erp).methods(),
+            activities=ErpActivities(system(erp, "erp")).methods()
+            + ErpReturnActivities(system(erp, "erp")).methods(),
             max_concurrent_activities=settings.erp.max_concurrent_activities,
             max_activities_per_second=settings.erp.max_activities_per_second,
             max_task_queue_activities_per_second=settings.erp.max_task_queue_activities_per_second,
@@ -154,11 +171,10 @@ async def embedded_server(
         )
 
 
-def _ingress_url(settings: Settings) -> str:
-    host = settings.ingress_host
-    # A wildcard address is not one a browser can call.
-    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
-    return f"http://{shown}:{settings.ingress_port}"
+def _metrics_url(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    shown = "localhost" if host in ("0.0.0.0", "[::]", "::", "") else host
+    return f"http://{shown}:{port}/metrics"
 
 
 def _report_demo(task: asyncio.Task[None]) -> None:
@@ -190,23 +206,36 @@ async def serve(
     """
     stop = _stop_event()
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(shutdown_tracing)  # runs last: spans of the shutdown are flushed too
         if embedded:
             settings = ensure_embedded_key(settings)
-            codec = _ingress_url(settings) + "/codec" if ingress else None
+            if ingress:
+                settings = ensure_embedded_secrets(settings)
+            codec = settings.ingress_base_url + "/codec" if ingress else None
             settings = await stack.enter_async_context(
                 embedded_server(settings, codec_endpoint=codec)
             )
-        crm, erp = await open_systems(settings, seed=seed or embedded)
-        stack.push_async_callback(crm.close)
-        stack.push_async_callback(erp.close)
-        client = await connect(settings)
+        crm: SandboxCRM | None = None
+        erp: SandboxERP | None = None
+        # A workflows-only process talks to no external system, so it needs no database URLs.
+        if embedded or seed or demo or {"crm", "erp"} & set(roles):
+            crm, erp = await open_systems(settings, seed=seed or embedded)
+            stack.push_async_callback(crm.close)
+            stack.push_async_callback(erp.close)
+        if embedded and settings.metrics_address is None:
+            settings = settings.model_copy(update={"metrics_address": EMBEDDED_METRICS})
+        client = await connect(settings, metrics=True)
+        if settings.metrics_address:
+            print(f"peyvand metrics: {_metrics_url(settings.metrics_address)}", flush=True)
         for worker in build_workers(client, settings, crm, erp, roles):
             await stack.enter_async_context(worker)
-            log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
+            log.info(
+                "worker polling", task_queue=worker.task_queue, server=settings.temporal_address
+            )
         if ingress:
             await stack.enter_async_context(running(create_app(settings, client), settings))
-            print(f"peyvand ingress: {_ingress_url(settings)}/docs", flush=True)
-        if demo:
+            print(f"peyvand ingress: {settings.ingress_base_url}/docs", flush=True)
+        if demo and crm is not None and erp is not None:
             demo_task = asyncio.create_task(run_demo(client, settings, crm, erp))
             demo_task.add_done_callback(_report_demo)
             stack.callback(demo_task.cancel)
@@ -254,17 +283,21 @@ def main(argv: list[str] | None = None) -> None:
     if not roles or set(roles) - set(ROLES):
         parser.error(f"--roles: choose one or more of {', '.join(ROLES)}, got {args.roles!r}")
     settings = Settings()
-    peyvand_logging.configure(settings.log_level)
-    asyncio.run(
-        serve(
-            settings,
-            embedded=args.embedded,
-            demo=args.demo,
-            seed=args.seed,
-            roles=roles,
-            ingress=args.embedded if args.ingress is None else args.ingress,
+    peyvand_logging.configure(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(
+            serve(
+                settings,
+                embedded=args.embedded,
+                demo=args.demo,
+                seed=args.seed,
+                roles=roles,
+                ingress=args.embedded if args.ingress is None else args.ingress,
+            )
         )
-    )
+    except RuntimeError as err:
+        # A port taken, a server that did not start: the message says what to do.
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

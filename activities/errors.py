@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -14,12 +14,12 @@ from domain.errors import PermanentError, SystemUnavailable, TransientError
 
 T = TypeVar("T")
 
-log = logging.getLogger("peyvand.activities")
+log = structlog.stdlib.get_logger("peyvand.activities")
 
 
 def _note(err: Exception, outcome: str) -> None:
     name = activity.info().activity_type if activity.in_activity() else "port call"
-    log.warning("%s %s: %s: %s", name, outcome, type(err).__name__, err)
+    log.warning(f"{name} {outcome}", error=type(err).__name__, reason=str(err))
 
 
 async def guarded(call: Awaitable[T]) -> T:

@@ -7,8 +7,9 @@ field), logged, and kept in ``last_error``; the last good policy stays in force.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
+
+import structlog
 
 from adapters.ports import DirectoryPort, PolicySource
 from adapters.sandbox.directory import load_yaml
@@ -17,7 +18,7 @@ from domain.errors import InvalidRecord
 
 __all__ = ["FilePolicySource", "StaticPolicySource"]
 
-log = logging.getLogger("peyvand.policy")
+log = structlog.stdlib.get_logger("peyvand.policy")
 
 
 class StaticPolicySource(PolicySource):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -13,11 +12,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import structlog
 from temporalio.common import SearchAttributeKey
 
 from infra.binaries import temporal_cli
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 _KINDS = {
     "KEYWORD": "Keyword",

@@ -7,6 +7,7 @@ Example: ``PEYVAND_TEMPORAL_ADDRESS=temporal.example.com:7233``,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,7 +77,15 @@ class Settings(BaseSettings):
     ingress_replay_window_seconds: int = 300
     ingress_api_keys_file: Path | None = None  # hashed API keys; default data_dir/api-keys.json
 
+    # Observability (infra/logging.py, infra/metrics.py, infra/tracing.py)
     log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"  # json in production, one object a line
+    # host:port of the worker's Prometheus endpoint (SDK runtime and business metrics); off when
+    # unset, except that ``worker.py --embedded`` serves it on 127.0.0.1:9464.
+    metrics_address: str | None = None
+    # OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces; off unless set.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "peyvand"
 
     @field_validator("data_dir", "approval_policy_file", "directory_file")
     @classmethod
@@ -99,6 +108,13 @@ class Settings(BaseSettings):
         return self.ingress_database_url or (
             f"sqlite+aiosqlite:///{self.data_dir / 'ingress.sqlite'}"
         )
+
+    @property
+    def ingress_base_url(self) -> str:
+        """The ingress's address as a local client calls it (a wildcard bind is not callable)."""
+        host = self.ingress_host
+        shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{shown}:{self.ingress_port}"
 
     @property
     def api_keys_path(self) -> Path:

@@ -15,7 +15,9 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.codec import data_converter, keyring_for
+from infra.metrics import runtime_for
 from infra.settings import Settings
+from infra.tracing import tracing_interceptors
 
 
 def _tls(settings: Settings) -> bool | TLSConfig:
@@ -27,11 +29,16 @@ def _tls(settings: Settings) -> bool | TLSConfig:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, metrics: bool = False) -> Client:
     """A client for the configured server and namespace, speaking pydantic models.
 
     mTLS when a client certificate and key are configured; TLS with an API key for Temporal Cloud.
     Payloads are encrypted when codec keys are configured (see ``infra/codec.py``).
+
+    Args:
+        metrics: Use the worker runtime: the SDK core's logs in our log format and, when
+            ``settings.metrics_address`` is set, the SDK's and the workflows' metrics exported
+            there (workers ask for it; the CLI doesn't, so it never competes for the port).
     """
     return await Client.connect(
         settings.temporal_address,
@@ -39,6 +46,8 @@ async def connect(settings: Settings) -> Client:
         tls=_tls(settings),
         api_key=settings.temporal_api_key,
         data_converter=data_converter(keyring_for(settings)),
+        interceptors=tracing_interceptors(settings),
+        runtime=runtime_for(settings) if metrics else None,
     )
 
 

@@ -7,14 +7,15 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
@@ -26,7 +27,7 @@ from ingress.dedupe import EventLog
 from ingress.keys import ApiKeys
 from ingress.state import Ingress
 
-logger = logging.getLogger("peyvand.ingress")
+logger = structlog.stdlib.get_logger("peyvand.ingress")
 
 DESCRIPTION = """\
 Doors into peyvand's workflows.
@@ -81,8 +82,32 @@ def create_app(
         # Nothing was acted on: an event is claimed before its action, and a failed action
         # gives the claim back. The sender retries on 503.
         what = "the ingress database" if isinstance(exc, SQLAlchemyError) else "a local resource"
-        logger.error("%s failed on %s: %s", what, request.url.path, exc)
+        logger.error(f"{what} failed", path=request.url.path, error=str(exc))
         return JSONResponse({"detail": f"{what} is unavailable; retry later"}, status_code=503)
+
+    metrics = app.state.ingress.metrics
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # The template, not the path: ids in paths would make a series per order.
+        template = getattr(route, "path", None) or "unmatched"
+        metrics.requests.labels(template, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(template).observe(time.perf_counter() - started)
+        return response
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of the ingress",
+        response_class=PlainTextResponse,
+    )
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_exception_handler(SQLAlchemyError, unavailable)
     app.add_exception_handler(OSError, unavailable)

@@ -16,11 +16,11 @@ Each delivery is checked in this order, and stops at the first refusal, having s
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
@@ -50,7 +50,7 @@ from workflows.order_to_cash.models import workflow_id as order_workflow_id
 from workflows.return_to_restock.models import GoodsReceivedNotice
 from workflows.return_to_restock.models import workflow_id as return_workflow_id
 
-log = logging.getLogger("peyvand.ingress")
+log = structlog.stdlib.get_logger("peyvand.ingress")
 
 E = TypeVar("E", bound=Event)
 
@@ -147,7 +147,9 @@ async def _receive(ix: Ingress, request: Request, source: Source, model: type[E]
             window_seconds=ix.settings.ingress_replay_window_seconds,
         )
     except SignatureError as err:
-        log.warning("refused %s %s: %s", request.method, request.url.path, err.reason)
+        log.warning(
+            "webhook refused", method=request.method, path=request.url.path, reason=err.reason
+        )
         raise HTTPException(401, f"refused: {err.reason}") from err
     assert signature is not None
     window = timedelta(seconds=2 * ix.settings.ingress_replay_window_seconds)
@@ -179,6 +181,7 @@ async def _act(
         source.value, event.event_id, kind=kind, workflow_id=workflow_id, body_sha256=digest
     )
     if claim is Claim.DONE:
+        ix.metrics.webhooks.labels(source.value, kind, "duplicate").inc()
         return Accepted(
             event_id=event.event_id, workflow_id=workflow_id, duplicate=True, action=action
         )
@@ -196,14 +199,21 @@ async def _act(
     except RPCError as err:
         await ix.events.release(source.value, event.event_id)
         await ix.events.forget_signature(signature)
-        log.warning("Temporal refused %s for %s: %s", kind, workflow_id, err.message)
+        log.warning("Temporal refused", kind=kind, workflow_id=workflow_id, reason=err.message)
         raise HTTPException(503, f"Temporal is unavailable: {err.message}") from err
     except BaseException:
         await ix.events.release(source.value, event.event_id)
         await ix.events.forget_signature(signature)
         raise
     await ix.events.done(source.value, event.event_id)
-    log.info("%s %s: %s %s", source.value, event.event_id, action, workflow_id)
+    ix.metrics.webhooks.labels(source.value, kind, "acted").inc()
+    log.info(
+        "webhook acted",
+        source=source.value,
+        event_id=event.event_id,
+        action=action,
+        workflow_id=workflow_id,
+    )
     return Accepted(
         event_id=event.event_id, workflow_id=workflow_id, duplicate=False, action=action
     )

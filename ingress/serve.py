@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Iterator
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
@@ -15,7 +15,7 @@ from infra.settings import Settings
 from infra.temporal import connect
 from ingress.app import create_app
 
-log = logging.getLogger("peyvand.ingress")
+log = structlog.stdlib.get_logger("peyvand.ingress")
 
 
 class Server(uvicorn.Server):
@@ -29,8 +29,13 @@ class Server(uvicorn.Server):
 
 def config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """uvicorn's configuration for the app on the configured host and port."""
+    # log_config=None: uvicorn's lines go through the process's logging (infra/logging.py).
     return uvicorn.Config(
-        app, host=settings.ingress_host, port=settings.ingress_port, log_level="warning"
+        app,
+        host=settings.ingress_host,
+        port=settings.ingress_port,
+        log_level="warning",
+        log_config=None,
     )
 
 

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from infra.settings import Settings
 from ingress.dedupe import EventLog
 from ingress.keys import ApiKeys
+from ingress.metrics import IngressMetrics
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Ingress:
     events: EventLog
     keys: ApiKeys
     clock: Callable[[], float] = field(default=time.time)
+    metrics: IngressMetrics = field(default_factory=IngressMetrics)
 
 
 def ingress(request: Request) -> Ingress:

@@ -8,11 +8,11 @@ is refused and the last good directory stays in force.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 from pydantic import ValidationError
 
@@ -23,7 +23,7 @@ from domain.errors import InvalidRecord, RecordNotFound
 __all__ = ["FileDirectory", "StaticDirectory", "load_yaml"]
 
 SYSTEM = "directory"
-log = logging.getLogger("peyvand.directory")
+log = structlog.stdlib.get_logger("peyvand.directory")
 
 
 def load_yaml(path: Path) -> Any:

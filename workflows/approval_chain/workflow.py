@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.approvals import ExpiryOutcome
     from domain.models import CrmNote, CrmTask
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.approval_chain.calls import ApprovalCalls
     from workflows.approval_chain.models import (
@@ -194,6 +195,9 @@ class ApprovalChainWorkflow:
             self._close(key, status.value.lower())
         s.current = None
         self._event("finished", status.value.lower())
+        if s.levels:
+            waited = workflow.now() - s.levels[0].started_at
+            metrics.approval_waited(self._in.request_kind, status.value.lower(), waited)
         self._publish()
         await self._flush()
 
@@ -354,6 +358,8 @@ class ApprovalChainWorkflow:
         )
         where = f" (level {number})" if number else ""
         by = f" by {actor}" if actor else ""
+        # The SDK's logger is silent while a history replays, so each event is logged once.
+        workflow.logger.info("approval %s%s%s: %s", kind, where, by, detail)
         self._outbox.append(
             (
                 "note",

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from domain.models import CrmNote, CrmOrderStatus, CrmStatusUpdate
     from domain.orders import OrderEvent, OrderStatus
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.order_to_cash.calls import Calls
     from workflows.order_to_cash.models import (
@@ -28,12 +29,17 @@ with workflow.unsafe.imports_passed_through():
 
 
 class OrderStopped(Exception):
-    """Ends the order early with a final status (rejected or cancelled) and a reason."""
+    """Ends the order early with a final status (rejected or cancelled) and a reason.
 
-    def __init__(self, status: OrderStatus, reason: str) -> None:
+    ``cause`` is the reason's kind from a closed set (``credit-limit``, ``out-of-stock``, an
+    error type…): the label the metrics count by, where ``reason`` is free text for people.
+    """
+
+    def __init__(self, status: OrderStatus, reason: str, *, cause: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.cause = cause
 
 
 def failure_of(err: ActivityError) -> tuple[str, str]:
@@ -73,10 +79,11 @@ class OrderBase:
     def _register(self, kind: CompensationKind, reference: str, label: str) -> None:
         self._s.compensations.append(Compensation(kind=kind, reference=reference, label=label))
 
-    async def _unwind(self, status: OrderStatus, reason: str) -> None:
+    async def _unwind(self, status: OrderStatus, reason: str, cause: str) -> None:
         """Run the compensations in reverse, set the CRM status, end with ``status``."""
         s = self._s
         s.reason = reason
+        compensated = bool(s.compensations)
         await self._crm_drain()  # earlier CRM changes land before the final one
         if s.compensations:
             self._set(OrderStatus.COMPENSATING, reason)
@@ -104,6 +111,7 @@ class OrderBase:
             except ActivityError as err:
                 s.needs_attention.append(f"CRM status not set: {failure_of(err)[1]}")
         self._set(status, reason)
+        metrics.order_stopped(status.value, cause, compensated=compensated)
 
     async def _needs_attention(self, problem: str) -> None:
         self._s.needs_attention.append(problem)
@@ -137,7 +145,9 @@ class OrderBase:
     def _stop_if_cancelled(self) -> None:
         if self._cancel is not None:
             raise OrderStopped(
-                OrderStatus.CANCELLED, f"{self._cancel.reason} (by {self._cancel.requested_by})"
+                OrderStatus.CANCELLED,
+                f"{self._cancel.reason} (by {self._cancel.requested_by})",
+                cause="cancelled",
             )
 
     async def _maybe_continue_as_new(self) -> None:
@@ -210,6 +220,8 @@ class OrderBase:
         if changed and status.is_resting:
             workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
         self._event("status", f"{status.value}: {detail}")
+        # The SDK's logger is silent while a history replays, so each change is logged once.
+        workflow.logger.info("order %s: %s", status.value, detail)
         lines = [f"**{status.value}** — {detail}"]
         if s.erp_order_number:
             lines.append(f"ERP order {s.erp_order_number}")

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         SalesOrderStatus,
     )
     from domain.orders import OrderStatus
+    from workflows import metrics
     from workflows.order_to_cash.base import OrderBase, OrderStopped, failure_of
 
 
@@ -78,7 +79,9 @@ class Fulfilment(OrderBase):
                 break
             if so is not None and so.status is SalesOrderStatus.CANCELLED:
                 raise OrderStopped(
-                    OrderStatus.CANCELLED, f"sales order {so.number} cancelled in the ERP"
+                    OrderStatus.CANCELLED,
+                    f"sales order {so.number} cancelled in the ERP",
+                    cause="cancelled-in-erp",
                 )
             await self._maybe_continue_as_new()
         self._shipped(so.shipped_at or workflow.now(), so.number)
@@ -152,6 +155,7 @@ class Fulfilment(OrderBase):
             await self._crm_drain()
             await self._crm_status(CrmOrderStatus.CLOSED, "closed")
         self._set(OrderStatus.COMPLETED, f"paid {s.amount_paid} {s.currency}")
+        metrics.order_completed()
 
     async def _remind(self, outstanding: Decimal, currency: str) -> None:
         s = self._s

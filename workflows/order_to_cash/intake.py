@@ -88,7 +88,7 @@ class Intake(Fulfilment):
                     raise
                 waiting = policy.stock_policy is StockPolicy.WAIT
                 if not waiting or workflow.now() >= deadline:
-                    raise OrderStopped(OrderStatus.REJECTED, message) from err
+                    raise OrderStopped(OrderStatus.REJECTED, message, cause="out-of-stock") from err
             await self._wait_for_stock(request.sku, deadline, seen)
         self._s.reservations.append(
             ReservationView(

@@ -49,6 +49,7 @@ class OrderState(BaseModel):
     erp_order_number: str | None = None
     promised_date: date | None = None
     shipped_at: datetime | None = None
+    received_at: datetime | None = None  # when the run first started: the KPI clock
     invoice_number: str | None = None
     due_date: date | None = None
     amount_paid: Decimal = Decimal("0")

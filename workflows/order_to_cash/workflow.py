@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.orders import OrderStatus
     from domain.rules import check_credit, order_totals, validate_order
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.order_to_cash.approval import Approval
     from workflows.order_to_cash.base import OrderStopped, failure_of
@@ -64,10 +65,13 @@ class OrderToCashWorkflow(Approval, Intake):
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> OrderToCashResult:
+        if self._s.received_at is None:  # a first start, not a continued run
+            self._s.received_at = workflow.now()
+            metrics.order_started()
         try:
             await self._process()
         except OrderStopped as stop:
-            await self._shielded(self._unwind(stop.status, stop.reason))
+            await self._shielded(self._unwind(stop.status, stop.reason, stop.cause))
         except (ActivityError, asyncio.CancelledError) as err:
             if is_cancelled_exception(err):
                 # Cancelled from the Temporal UI or API, possibly while an activity ran.
@@ -83,13 +87,13 @@ class OrderToCashWorkflow(Approval, Intake):
                     type=kind,
                     non_retryable=True,
                 ) from err
-            await self._shielded(self._unwind(OrderStatus.REJECTED, f"{kind}: {message}"))
+            await self._shielded(self._unwind(OrderStatus.REJECTED, f"{kind}: {message}", kind))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
     async def _cancelled_from_temporal(self) -> None:
         if self._s.shipped_at is None:
-            await self._unwind(OrderStatus.CANCELLED, "cancelled from Temporal")
+            await self._unwind(OrderStatus.CANCELLED, "cancelled from Temporal", "cancelled")
             return
         # After shipment there is nothing to undo and the invoice stays open: never pretend the
         # order was cancelled, flag it instead.
@@ -116,7 +120,7 @@ class OrderToCashWorkflow(Approval, Intake):
             if is_cancelled_exception(err):
                 raise
             kind, message = failure_of(err)
-            raise OrderStopped(OrderStatus.REJECTED, f"{kind}: {message}") from err
+            raise OrderStopped(OrderStatus.REJECTED, f"{kind}: {message}", cause=kind) from err
         order, account = fetched.order, fetched.account
         self._crm_order_known = True
         s.account_id, s.currency = order.account_id, order.currency
@@ -133,7 +137,11 @@ class OrderToCashWorkflow(Approval, Intake):
         if fetched.account_problem:
             problems.append(fetched.account_problem)
         if problems:
-            raise OrderStopped(OrderStatus.REJECTED, "invalid order: " + "; ".join(problems))
+            raise OrderStopped(
+                OrderStatus.REJECTED,
+                "invalid order: " + "; ".join(problems),
+                cause="invalid-order",
+            )
         totals = order_totals(order)
         s.total = totals.total
         workflow.upsert_search_attributes(
@@ -153,12 +161,16 @@ class OrderToCashWorkflow(Approval, Intake):
         check = check_credit(totals.total, credit or await calls.credit_status(customer_id))
         if check.blocked:
             raise OrderStopped(
-                OrderStatus.REJECTED, f"customer {customer_id} is blocked in the ERP"
+                OrderStatus.REJECTED,
+                f"customer {customer_id} is blocked in the ERP",
+                cause="customer-blocked",
             )
         rules = self._in.policy.approval
         if not check.within_limit and not rules.approve_credit_excess:
             raise OrderStopped(
-                OrderStatus.REJECTED, f"credit limit exceeded by {check.exceeded_by}"
+                OrderStatus.REJECTED,
+                f"credit limit exceeded by {check.exceeded_by}",
+                cause="credit-limit",
             )
         self._set(OrderStatus.CREDIT_CHECKED, f"exposure {check.exposure} of {check.credit_limit}")
         self._stop_if_cancelled()
@@ -179,7 +191,11 @@ class OrderToCashWorkflow(Approval, Intake):
         self._stop_if_cancelled()
         if verdict not in ("approved", "not needed"):
             reasons = s.approval.reasons if s.approval else []
-            raise OrderStopped(OrderStatus.REJECTED, f"approval {verdict}: " + "; ".join(reasons))
+            raise OrderStopped(
+                OrderStatus.REJECTED,
+                f"approval {verdict}: " + "; ".join(reasons),
+                cause=f"approval-{verdict}",
+            )
         await self._create_sales_order(order, customer_id)
 
     async def _create_sales_order(self, order: CrmOrder, customer_id: str) -> None:
@@ -208,6 +224,8 @@ class OrderToCashWorkflow(Approval, Intake):
             )
         )
         s.erp_order_number, s.promised_date = so.number, so.promised_date
+        if s.received_at is not None:
+            metrics.crm_to_erp(workflow.now() - s.received_at)
         workflow.upsert_search_attributes([sa.ERP_ORDER_NUMBER.value_set(so.number)])
         self._event("erp-order", f"{so.number}, promised {so.promised_date}")
         self._crm_later(

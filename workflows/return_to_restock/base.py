@@ -58,6 +58,8 @@ class ReturnBase:
             workflow.upsert_search_attributes([sa.RETURN_STATUS.value_set(status.value)])
         s.status, s.detail = status, detail
         self._event("status", f"{status.value}: {detail}")
+        # The SDK's logger is silent while a history replays, so each change is logged once.
+        workflow.logger.info("return %s: %s", status.value, detail)
         lines = [f"**{status.value}** — {detail}"]
         if s.rma_number:
             lines.append(f"RMA {s.rma_number}")

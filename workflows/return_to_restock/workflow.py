@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnLineRequest,
         ScrappedLine,
     )
+    from workflows import metrics
     from workflows import search_attributes as sa
     from workflows.order_to_cash.base import failure_of
     from workflows.return_to_restock.approval import ReturnApproval
@@ -81,6 +82,7 @@ class ReturnToRestockWorkflow(ReturnApproval):
 
     @workflow.run
     async def run(self, input: ReturnToRestockInput) -> ReturnToRestockResult:
+        metrics.return_started()
         workflow.upsert_search_attributes(
             [
                 sa.RETURN_ID.value_set(input.case_id),
@@ -97,6 +99,7 @@ class ReturnToRestockWorkflow(ReturnApproval):
                 await asyncio.shield(
                     asyncio.ensure_future(self._leave_for_a_person("cancelled from Temporal"))
                 )
+                metrics.return_ended(self._s.status.value)
                 raise
             kind, message = (
                 failure_of(err) if isinstance(err, ActivityError) else ("ChildWorkflow", str(err))
@@ -108,6 +111,7 @@ class ReturnToRestockWorkflow(ReturnApproval):
                     non_retryable=True,
                 ) from err
             await self._leave_for_a_person(f"{kind}: {message}")
+        metrics.return_ended(self._s.status.value)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 

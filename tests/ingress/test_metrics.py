@@ -1,0 +1,64 @@
+"""The ingress's ``GET /metrics``: requests by route and status, and what webhooks did."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from adapters.sandbox import seed
+from tests.ingress.conftest import Door, crm_order, new_id
+
+pytestmark = pytest.mark.devserver
+
+
+async def _samples(door: Door) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    answer = await door.http.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+
+
+def _value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_webhook_outcomes_and_refusals_are_counted(door: Door) -> None:
+    order_id = new_id("MX")
+    assert await door.crm.create_order(
+        crm_order(order_id, seed.ACCOUNT_SEPAHAN, seed.SKU_PLC, 1, "100.00")
+    )
+    event = {"event_id": new_id("evt"), "order_id": order_id}
+    before = await _samples(door)
+
+    assert (await door.deliver("crm", "orders", event)).status_code == 202
+    again = await door.deliver("crm", "orders", event, at=time.time() + 1)
+    assert again.status_code == 202 and again.json()["duplicate"] is True
+    forged = await door.http.post(
+        "/webhooks/crm/orders",
+        content=b"{}",
+        headers={"X-Peyvand-Timestamp": str(int(time.time())), "X-Peyvand-Signature": "sha256=00"},
+    )
+    assert forged.status_code == 401
+    after = await _samples(door)
+
+    def moved(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    events = "peyvand_ingress_webhook_events_total"
+    assert moved(events, source="crm", kind="order-created", outcome="acted") == 1
+    assert moved(events, source="crm", kind="order-created", outcome="duplicate") == 1
+    requests = "peyvand_ingress_requests_total"
+    route = "/webhooks/crm/orders"
+    assert moved(requests, route=route, method="POST", status="202") == 2
+    assert moved(requests, route=route, method="POST", status="401") == 1
+    # Latency is kept per route template, never per raw path.
+    assert moved("peyvand_ingress_request_seconds_count", route=route) == 3
+    assert not any("MX-" in str(labels) for _, labels in after)
