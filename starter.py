@@ -34,6 +34,7 @@ from adapters.sandbox import SandboxCRM, SandboxERP
 from demo import run_demo
 from domain.orders import OrderPolicy, OrderStatus, StockPolicy
 from infra import approvals
+from infra.codec import CodecError
 from infra.orders import (
     OrderOpError,
     describe,
@@ -327,6 +328,18 @@ def main(argv: Iterable[str] | None = None) -> int:
         return _fail(f"error: {err}", 1)
     except (RuntimeError, OSError) as err:
         return _fail(f"error: {err}", 2)
+    except CodecError as err:
+        return _fail(f"error: {err}: configure the key it names (PEYVAND_CODEC_KEYS)", 2)
+    except KeyError as err:
+        # The SDK's converter meeting an encrypted payload without a codec: no key configured.
+        if "binary/encrypted" not in str(err):
+            raise
+        return _fail(
+            "error: this server's history is encrypted and no codec key is configured here: set "
+            "PEYVAND_CODEC_KEYS or PEYVAND_CODEC_KEY_FILE (the embedded run keeps its key in "
+            "data/codec-keys, used when PEYVAND_TEMPORAL_ADDRESS is the embedded server's)",
+            2,
+        )
     return 0
 
 

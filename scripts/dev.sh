@@ -28,6 +28,28 @@ PY
   fi
 }
 
+# The Temporal Web UI test drives Debian's Chromium, never a browser downloaded by Playwright.
+# Installed when missing and possible (root, apt-get); otherwise that test is skipped, saying why.
+install_chromium() {
+  [ -e /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "chromium is missing (installing it needs root and apt-get): the Web UI test is skipped" >&2
+    return 0
+  fi
+  echo "installing chromium (apt-get) for the Temporal Web UI test" >&2
+  local log
+  log=$(mktemp)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >"$log" 2>&1; then
+    # Stale or missing package lists: update them once, then try again.
+    if ! { apt-get update -q >"$log" 2>&1 \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >"$log" 2>&1; }; then
+      tail -n 5 "$log" >&2
+      echo "could not install chromium: the Temporal Web UI test is skipped" >&2
+    fi
+  fi
+  rm -f "$log"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -37,6 +59,7 @@ case "$cmd" in
     ;;
   test)
     install
+    install_chromium
     .venv/bin/python -m ruff check .
     .venv/bin/python -m ruff format --check .
     .venv/bin/python -m mypy .

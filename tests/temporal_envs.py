@@ -20,11 +20,21 @@ async def time_skipping() -> Env:
     return env
 
 
-async def dev_server() -> Env:
-    """A real dev server (in memory) with peyvand's search attributes registered."""
+async def dev_server(*, ui_port: int | None = None) -> Env:
+    """A real dev server (in memory) with peyvand's search attributes registered.
+
+    Args:
+        ui_port: Also serve the Web UI on this port (it never fetches news from the internet).
+    """
     opts: dict[str, Any] = {
         "search_attributes": search_attributes.ALL,
         "data_converter": dc,
         "dev_server_log_level": "error",
     }
+    if ui_port is not None:
+        opts |= {
+            "ui": True,
+            "ui_port": ui_port,
+            "dev_server_extra_args": ["--ui-disable-news-fetch"],
+        }
     return await Env.start_local(dev_server_existing_path=temporal_cli(), **opts)

@@ -3,8 +3,10 @@ decodes, through the codec and through the codec server the Web UI uses."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +19,7 @@ from adapters.sandbox import seed
 from domain.orders import OrderStatus
 from infra.codec import ENCODING, AesGcmCodec, KeyRing
 from infra.orders import reached, wait_for
+from infra.settings import ROOT
 from tests.ingress.conftest import Door, crm_order, new_id
 
 pytestmark = pytest.mark.devserver
@@ -145,3 +148,36 @@ async def test_the_codec_server_decodes_for_the_web_ui(door: Door) -> None:
     body = json_format.MessageToJson(Payloads(payloads=[unknown_key]))
     refused = await door.http.post("/codec/decode", content=body, headers=headers)
     assert refused.status_code == 400 and "unknown key" in refused.json()["detail"]
+
+
+async def test_the_cli_without_the_key_says_so_instead_of_a_traceback(door: Door) -> None:
+    workflow_id = await _order_with_customer_data(door)
+    order_id = workflow_id.removeprefix("order-")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PEYVAND_TEMPORAL_ADDRESS": door.settings.temporal_address,
+        "PEYVAND_DATA_DIR": str(door.settings.data_dir / "elsewhere"),  # no embedded key there
+    }
+
+    async def status(*extra: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "starter.py",
+            "status",
+            order_id,
+            cwd=ROOT,
+            env={**env, **dict(e.split("=", 1) for e in extra)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    code, out = await status()
+    assert code == 2 and "history is encrypted" in out and "Traceback" not in out, out
+    code, out = await status(f"PEYVAND_CODEC_KEYS={KeyRing.new_item('other-1')}")
+    assert code == 2 and "unknown key" in out and "Traceback" not in out, out
+    assert door.settings.codec_keys is not None
+    code, out = await status(f"PEYVAND_CODEC_KEYS={door.settings.codec_keys.get_secret_value()}")
+    assert code == 0 and order_id in out, out
