@@ -1,6 +1,6 @@
 """Logging for the processes peyvand runs: structlog in front, one stdlib handler behind.
 
-Every line goes through the same processors, whoever wrote it: our modules (``get_logger``), the
+Every line goes through the same processors, whoever wrote it: our modules (structlog), the
 Temporal SDK, uvicorn, and workflow code, which logs through the SDK's replay-aware
 ``workflow.logger`` (silent while a history replays) — a stdlib logger whose records carry the
 workflow's identity in an extra, which ``temporal_context`` turns into fields. Inside an activity,
