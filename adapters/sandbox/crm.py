@@ -15,11 +15,16 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ports import CRMPort
 from adapters.sandbox.crm_cases import SandboxCases, case_of_order
 from adapters.sandbox.crm_schema import (
+    ADD_HISTORY,
+    ORDER_LINES,
+    SET_ORDER,
+    STATUS_APPLIED,
     AccountRow,
     CrmBase,
     NoteRow,
@@ -32,6 +37,7 @@ from adapters.sandbox.crm_schema import (
     order_payload,
 )
 from adapters.sandbox.db import SandboxSystem
+from adapters.sandbox.statements import changed, table_of
 from domain.errors import InvalidRecord, RecordNotFound
 from domain.models import (
     CrmAccount,
@@ -223,11 +229,7 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
             row = await session.get(OrderRow, order_id)
             if row is None:
                 raise _order_not_found(order_id)
-            lines = await session.scalars(
-                select(OrderLineRow)
-                .where(OrderLineRow.order_id == order_id)
-                .order_by(OrderLineRow.position)
-            )
+            lines = await session.scalars(ORDER_LINES, {"o": order_id})
             return order_payload(row, lines)
 
         raw = await self._db.run(op, write=False)
@@ -277,15 +279,19 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
         await self._remote_call()
 
         async def op(session: AsyncSession) -> None:
-            row = await session.get(AccountRow, account_id, with_for_update=True)
-            if row is None:
+            accounts = table_of(AccountRow)
+            statement = (
+                sql_update(accounts)
+                .where(accounts.c.account_id == account_id)
+                .values(erp_customer_id=erp_customer_id)
+            )
+            if not await changed(session, statement):
                 raise RecordNotFound(
                     f"CRM account {account_id!r} not found",
                     kind="account",
                     key=account_id,
                     system=SYSTEM,
                 )
-            row.erp_customer_id = erp_customer_id
 
         await self._db.run(op)
 
@@ -335,30 +341,19 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
         await self._remote_call()
 
         async def op(session: AsyncSession) -> None:
-            applied = await session.scalar(
-                select(StatusHistoryRow.id).where(StatusHistoryRow.key == update.key)
-            )
-            if applied is not None:
+            if await session.scalar(STATUS_APPLIED, {"k": update.key}) is not None:
                 return
-            row = await session.get(OrderRow, update.order_id, with_for_update=True)
-            if row is None:
-                raise _order_not_found(update.order_id)
             now = _now()
-            row.status = update.status.value
-            row.updated_at = now
-            if update.erp_order_number is not None:
-                row.erp_order_number = update.erp_order_number
-            if update.invoice_number is not None:
-                row.invoice_number = update.invoice_number
-            if update.promised_date is not None:
-                row.promised_date = update.promised_date
-            session.add(
-                StatusHistoryRow(
-                    **update.model_dump(exclude={"status"}),
-                    status=update.status.value,
-                    recorded_at=now,
-                )
-            )
+            fields: dict[str, object] = {"status": update.status.value, "updated_at": now}
+            for name in ("erp_order_number", "invoice_number", "promised_date"):
+                if (value := getattr(update, name)) is not None:
+                    fields[name] = value
+            if not await changed(session, SET_ORDER, {"oid": update.order_id, **fields}):
+                raise _order_not_found(update.order_id)
+            # A concurrent update with the same key fails here on the unique key, and
+            # ``Database.run`` re-runs this, which then finds the key applied.
+            history = {**update.model_dump(), "status": update.status.value, "recorded_at": now}
+            await session.execute(ADD_HISTORY, history)
 
         await self._db.run(op)
 

@@ -1,4 +1,4 @@
-"""Tables of the sandbox CRM, and how an order row reads back.
+"""Tables of the sandbox CRM, how an order row reads back, and the statements its hot path runs.
 
 The CRM is deliberately loose, like the systems it stands in for: an order may lack an account,
 carry duplicate line numbers or a negative quantity. Only the idempotency keys are strict.
@@ -11,10 +11,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, bindparam, insert, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from adapters.sandbox.db import ExactDecimal, UtcDateTime
+from adapters.sandbox.statements import table_of
 
 
 class CrmBase(DeclarativeBase):
@@ -224,3 +226,15 @@ class CaseHistoryRow(CrmBase):
     instructions: Mapped[str | None] = mapped_column(Text)
     credit_note_number: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+
+
+# Built once: building a statement costs more than running it on SQLite. The UPDATE sets the
+# columns named in its parameters.
+STATUS_APPLIED = select(StatusHistoryRow.id).where(StatusHistoryRow.key == bindparam("k"))
+SET_ORDER = sql_update(table_of(OrderRow)).where(table_of(OrderRow).c.order_id == bindparam("oid"))
+ADD_HISTORY = insert(table_of(StatusHistoryRow))
+ORDER_LINES = (
+    select(OrderLineRow)
+    .where(OrderLineRow.order_id == bindparam("o"))
+    .order_by(OrderLineRow.position)
+)

@@ -5,8 +5,8 @@ SQLite by default and PostgreSQL (or anything SQLAlchemy speaks) when given its 
 holds what they share:
 
 * ``Database``: the engine, configured so that concurrent writers serialise correctly on SQLite
-  (WAL, a busy timeout and ``BEGIN IMMEDIATE`` for write transactions) and PostgreSQL (row locks
-  taken by the callers with ``SELECT ... FOR UPDATE``);
+  (WAL, ``BEGIN IMMEDIATE`` for write transactions, statements run inline: ``sqlite_inline``)
+  and PostgreSQL (row locks taken by the callers with ``SELECT ... FOR UPDATE``);
 * ``UnitOfWork``: one transaction, rolled back unless committed;
 * ``Database.run``: runs an operation in a unit of work, re-running it when a concurrent
   transaction took the same unique key first (the re-run then finds and returns the winner's row);
@@ -19,23 +19,30 @@ holds what they share:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event, exc, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    MetaData,
+    Numeric,
+    String,
+    exc,
+    text,
+)
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from adapters.sandbox import sqlite_inline
 from domain.errors import InvalidRecord, PeyvandError, SystemUnavailable
 
 __all__ = [
@@ -50,13 +57,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
-"""How long a SQLite writer waits for the write lock before giving up (then SystemUnavailable)."""
-
 CONFLICT_ATTEMPTS = 3
 """How often ``Database.run`` re-runs an operation that lost a race for a unique key."""
 
-_WRITE_OPTION = "peyvand_write"
 
 # PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout,
 # admin shutdown, crash shutdown, cannot connect now, too many connections.
@@ -215,9 +218,9 @@ class Database:
             self.is_postgres = parsed.get_backend_name() == "postgresql"
             if self.is_sqlite:
                 self.engine = create_async_engine(
-                    parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+                    parsed, async_creator=sqlite_inline.inline_creator(lambda: self.engine, parsed)
                 )
-                _configure_sqlite(self.engine)
+                sqlite_inline.configure(self.engine)
             else:
                 self.engine = create_async_engine(parsed, pool_pre_ping=True)
         except (exc.SQLAlchemyError, ImportError) as error:
@@ -225,9 +228,8 @@ class Database:
             raise ValueError(f"{system}: unusable database URL: {error}") from error
         # The same pool, but connections checked out through ``_writer`` carry an execution
         # option that the SQLite "begin" hook reads to take the write lock up front.
-        self._writer = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._writer = self.engine.execution_options(**{sqlite_inline.WRITE_OPTION: True})
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._sqlite_writers = asyncio.Lock()
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
 
     @asynccontextmanager
@@ -244,12 +246,12 @@ class Database:
                 inside the block pass through unchanged.
         """
         maker = self._write_sessions if write else self._read_sessions
-        # SQLite has one writer at a time. Writers of this process queue here, in order, instead
-        # of meeting at the file lock, whose busy handler sleeps in growing steps; other
-        # processes still wait on the lock itself.
-        gate = self._sqlite_writers if write and self.is_sqlite else contextlib.nullcontext()
+        # No lock of our own serialises SQLite writers: a transaction runs from BEGIN IMMEDIATE
+        # to COMMIT without yielding to the event loop (``sqlite_inline``), so two transactions
+        # of this process never overlap, and a queue here would only add a loop iteration per
+        # hand-over.
         try:
-            async with gate, maker() as session:
+            async with self._session(maker) as session:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
@@ -264,6 +266,23 @@ class Database:
                 f"{self.system}: cannot reach the database: {error}", system=self.system
             ) from error
 
+    @asynccontextmanager
+    async def _session(
+        self, maker: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        if not self.is_sqlite:
+            async with maker() as session:
+                yield session
+            return
+        # The session's own exit closes it in a task of its own, shielded from cancellation,
+        # which costs every call a trip through the event loop. On SQLite closing runs inline
+        # and cannot be interrupted halfway, so it is simply awaited.
+        session = maker()
+        try:
+            yield session
+        finally:
+            await session.close()
+
     async def run(
         self, operation: Callable[[AsyncSession], Awaitable[T]], *, write: bool = True
     ) -> T:
@@ -274,7 +293,9 @@ class Database:
         committed row and returns it, which is exactly what the losing caller should get.
 
         Args:
-            operation: Does the work with the session; must not commit itself.
+            operation: Does the work with the session; must not commit itself, and must await
+                nothing but the session: on SQLite a transaction that yields to the event loop
+                while it holds the write lock stalls this process's other writers.
             write: See ``unit_of_work``.
         """
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
@@ -306,37 +327,6 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Let SQLAlchemy, not the sqlite3 module, decide how transactions begin.
-
-    The sqlite3 module begins transactions lazily and only before writes, so two transactions can
-    both read the same stock level and only then compete for the write lock. Following the
-    SQLAlchemy recipe, the driver's own transaction handling is switched off and every
-    transaction begins explicitly: ``BEGIN IMMEDIATE`` (write lock at once, waiting up to the
-    busy timeout) for writers, a plain deferred ``BEGIN`` for readers. WAL lets readers proceed
-    while a writer holds the lock.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL still survives a crash of the process; it skips an fsync per
-            # commit, which is what made every ERP write wait on the disk.
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class SandboxSystem:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ports import ERPPort
@@ -21,6 +21,9 @@ from adapters.sandbox import erp_documents as documents
 from adapters.sandbox import erp_stock as stock
 from adapters.sandbox.db import SandboxSystem
 from adapters.sandbox.erp_records import (
+    FIND_CUSTOMER,
+    OPEN_INVOICES,
+    PRODUCTS,
     SYSTEM,
     customer_record,
     invoice_record,
@@ -42,6 +45,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
+from adapters.sandbox.statements import table_of
 from domain.models import (
     CreditStatus,
     CustomerData,
@@ -49,7 +53,6 @@ from domain.models import (
     ErpProduct,
     Invoice,
     InvoiceRequest,
-    InvoiceStatus,
     Reservation,
     ReservationRequest,
     SalesOrder,
@@ -214,18 +217,16 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
         """
         await self._remote_call()
         candidates = [
-            CustomerRow.external_ref == external_ref if external_ref is not None else None,
-            CustomerRow.tax_id == tax_id if tax_id is not None else None,
-            func.lower(CustomerRow.email) == email.lower() if email is not None else None,
+            (query, value)
+            for query, value in zip(
+                FIND_CUSTOMER, (external_ref, tax_id, email and email.lower()), strict=True
+            )
+            if value is not None
         ]
 
         async def op(session: AsyncSession) -> ErpCustomer | None:
-            for condition in candidates:
-                if condition is None:
-                    continue
-                row = await session.scalar(
-                    select(CustomerRow).where(condition).order_by(CustomerRow.customer_id).limit(1)
-                )
+            for query, value in candidates:
+                row = await session.scalar(query, {"v": value})
                 if row is not None:
                     return customer_record(row)
             return None
@@ -246,16 +247,25 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             )
             if existing is not None:
                 return customer_record(existing)
-            row = CustomerRow(
+            # Looked up first, not inserted first: the customer number must not be taken for
+            # a reference that already has one, or the range would have a gap.
+            customer = ErpCustomer(
                 customer_id=await next_number(session, "customer", "C-", CustomerRow),
-                **data.model_dump(),
+                **data.model_dump(exclude={"phone", "address"}),
                 credit_limit=ZERO,
                 blocked=False,
-                opening_receivables=ZERO,
             )
-            session.add(row)
-            await session.flush()
-            return customer_record(row)
+            # A concurrent create with the same reference fails on the unique key, and
+            # ``Database.run`` re-runs this, which then finds the winner's customer.
+            await session.execute(
+                insert(table_of(CustomerRow)).values(
+                    **customer.model_dump(),
+                    phone=data.phone,
+                    address=data.address,
+                    opening_receivables=ZERO,
+                )
+            )
+            return customer
 
         return await self._db.run(op)
 
@@ -271,12 +281,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             customer = await session.get(CustomerRow, customer_id)
             if customer is None:
                 raise not_found("customer", customer_id)
-            invoices = await session.scalars(
-                select(InvoiceRow).where(
-                    InvoiceRow.customer_id == customer_id,
-                    InvoiceRow.status == InvoiceStatus.OPEN.value,
-                )
-            )
+            invoices = await session.scalars(OPEN_INVOICES, {"c": customer_id})
             owed = sum((inv.total - inv.amount_paid for inv in invoices), ZERO)
             return CreditStatus(
                 customer_id=customer.customer_id,
@@ -296,7 +301,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
         wanted = list(dict.fromkeys(skus))
 
         async def op(session: AsyncSession) -> list[ErpProduct]:
-            rows = await session.scalars(select(ProductRow).where(ProductRow.sku.in_(wanted)))
+            rows = await session.scalars(PRODUCTS, {"skus": wanted})
             by_sku = {row.sku: row for row in rows}
             return [product_record(by_sku[sku]) for sku in wanted if sku in by_sku]
 

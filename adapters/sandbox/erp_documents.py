@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_records import (
@@ -19,7 +19,6 @@ from adapters.sandbox.erp_records import (
     lock_stock,
     next_number,
     not_found,
-    reservation_lines,
     sales_order_by,
     sales_order_record,
     today,
@@ -34,8 +33,10 @@ from adapters.sandbox.erp_schema import (
     SalesOrderLineRow,
     SalesOrderReservationRow,
     SalesOrderRow,
+    StockRow,
     WarehouseRow,
 )
+from adapters.sandbox.statements import table_of
 from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState, NotShipped
 from domain.models import (
     CrmOrderLine,
@@ -53,6 +54,55 @@ from domain.rules import line_net, sales_order_problems
 
 DEFAULT_LEAD_DAYS = 1
 """Days from order to promised delivery when an order draws on no reservation."""
+
+
+# Built once: building a statement costs more than running it on SQLite. An INSERT or UPDATE
+# without values sets the columns named in the parameters it is executed with.
+_STOCK = table_of(StockRow)
+_RESERVATIONS = table_of(ReservationRow)
+_LINKS = table_of(SalesOrderReservationRow)
+_ORDERS = table_of(SalesOrderRow)
+_CUSTOMER = select(CustomerRow.customer_id).where(CustomerRow.customer_id == bindparam("c"))
+_KNOWN_SKUS = select(ProductRow.sku).where(ProductRow.sku.in_(bindparam("skus", expanding=True)))
+_LEAD_DAYS = (
+    select(WarehouseRow.lead_days)
+    .join(ReservationLineRow, ReservationLineRow.warehouse == WarehouseRow.code)
+    .join(ReservationRow, ReservationRow.id == ReservationLineRow.reservation_id)
+    .where(ReservationRow.reference.in_(bindparam("refs", expanding=True)))
+)
+_ADD_ORDER = insert(_ORDERS)
+_ADD_ORDER_LINES = insert(table_of(SalesOrderLineRow))
+_ADD_ORDER_RESERVATIONS = insert(_LINKS)
+_SET_ORDER = update(_ORDERS).where(_ORDERS.c.number == bindparam("n"))
+_ACTIVE_RESERVATIONS = (
+    select(_RESERVATIONS.c.id, _RESERVATIONS.c.sku)
+    .where(
+        _RESERVATIONS.c.reference.in_(
+            select(_LINKS.c.reservation_reference).where(
+                _LINKS.c.sales_order_number == bindparam("number")
+            )
+        ),
+        _RESERVATIONS.c.status == ReservationStatus.ACTIVE.value,
+    )
+    .order_by(_RESERVATIONS.c.reference)
+    .with_for_update()
+)
+_DRAWN = select(
+    ReservationLineRow.reservation_id, ReservationLineRow.warehouse, ReservationLineRow.quantity
+).where(ReservationLineRow.reservation_id.in_(bindparam("ids", expanding=True)))
+_SET_LEVELS = update(_STOCK).where(
+    _STOCK.c.sku == bindparam("s"), _STOCK.c.warehouse == bindparam("w")
+)
+_CONSUME = (
+    update(_RESERVATIONS)
+    .where(_RESERVATIONS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=ReservationStatus.CONSUMED.value)
+)
+_INVOICE_BY_REFERENCE = select(InvoiceRow).where(InvoiceRow.reference == bindparam("ref"))
+_ADD_INVOICE = insert(table_of(InvoiceRow))
+_SET_INVOICE = update(table_of(InvoiceRow)).where(table_of(InvoiceRow).c.number == bindparam("n"))
+_PAYMENT_BY_REFERENCE = select(PaymentRow).where(PaymentRow.reference == bindparam("ref"))
+_ADD_PAYMENT = insert(table_of(PaymentRow))
 
 
 def _net(line: SalesOrderLine, currency: str) -> Decimal:
@@ -98,12 +148,7 @@ async def _lead_days(session: AsyncSession, reservation_refs: list[str]) -> int:
     """The longest lead time of the warehouses the given reservations draw on."""
     if not reservation_refs:
         return DEFAULT_LEAD_DAYS
-    lead = await session.scalars(
-        select(WarehouseRow.lead_days)
-        .join(ReservationLineRow, ReservationLineRow.warehouse == WarehouseRow.code)
-        .join(ReservationRow, ReservationRow.id == ReservationLineRow.reservation_id)
-        .where(ReservationRow.reference.in_(reservation_refs))
-    )
+    lead = await session.scalars(_LEAD_DAYS, {"refs": reservation_refs})
     return max(lead, default=DEFAULT_LEAD_DAYS)
 
 
@@ -119,7 +164,7 @@ async def create_sales_order(session: AsyncSession, request: SalesOrderRequest) 
                 system=SYSTEM,
             )
         return sales_order_record(existing)
-    if await session.get(CustomerRow, request.customer_id) is None:
+    if await session.scalar(_CUSTOMER, {"c": request.customer_id}) is None:
         raise not_found("customer", request.customer_id)
     problems = _line_problems(request)
     if problems:
@@ -127,7 +172,7 @@ async def create_sales_order(session: AsyncSession, request: SalesOrderRequest) 
             f"sales order {request.reference} is invalid", problems=problems, system=SYSTEM
         )
     skus = {line.sku for line in request.lines}
-    known = set(await session.scalars(select(ProductRow.sku).where(ProductRow.sku.in_(skus))))
+    known = set(await session.scalars(_KNOWN_SKUS, {"skus": sorted(skus)}))
     unknown = sorted(skus - known)
     if unknown:
         raise not_found("product", unknown[0])
@@ -136,33 +181,46 @@ async def create_sales_order(session: AsyncSession, request: SalesOrderRequest) 
     tax = round_money(net * request.tax_pct / HUNDRED)
     order_date = request.order_date or today()
     refs = list(dict.fromkeys(request.reservation_refs))
-    row = SalesOrderRow(
+    promised = order_date + timedelta(days=await _lead_days(session, refs))
+    order = SalesOrder(
+        # Last of the reads: the number range stays locked until the commit (PostgreSQL).
         number=await next_number(session, "sales_order", "SO-", SalesOrderRow),
         reference=request.reference,
         customer_id=request.customer_id,
-        crm_order_id=request.crm_order_id,
         currency=request.currency,
-        tax_pct=request.tax_pct,
+        status=SalesOrderStatus.OPEN,
         net=net,
         tax=tax,
         total=net + tax,
-        order_date=order_date,
-        promised_date=order_date + timedelta(days=await _lead_days(session, refs)),
-        status=SalesOrderStatus.OPEN.value,
+        promised_date=promised,
         shipped_at=None,
-        created_at=datetime.now(UTC),
     )
-    session.add(row)
-    await session.flush()  # raises on a concurrent duplicate reference: Database.run re-runs
-    session.add_all(
-        SalesOrderLineRow(sales_order_number=row.number, position=position, **line.model_dump())
-        for position, line in enumerate(request.lines)
+    # A concurrent create with the same reference fails here on the unique key, and
+    # ``Database.run`` re-runs this, which then finds the winner's order.
+    await session.execute(
+        _ADD_ORDER,
+        {
+            **order.model_dump(),
+            "status": order.status.value,
+            "crm_order_id": request.crm_order_id,
+            "tax_pct": request.tax_pct,
+            "order_date": order_date,
+            "created_at": datetime.now(UTC),
+        },
     )
-    session.add_all(
-        SalesOrderReservationRow(sales_order_number=row.number, reservation_reference=ref)
-        for ref in refs
+    await session.execute(
+        _ADD_ORDER_LINES,
+        [
+            {"sales_order_number": order.number, "position": position, **line.model_dump()}
+            for position, line in enumerate(request.lines)
+        ],
     )
-    return sales_order_record(row)
+    if refs:
+        await session.execute(
+            _ADD_ORDER_RESERVATIONS,
+            [{"sales_order_number": order.number, "reservation_reference": ref} for ref in refs],
+        )
+    return order
 
 
 async def cancel_sales_order(session: AsyncSession, reference: str) -> SalesOrder | None:
@@ -198,39 +256,39 @@ async def ship(session: AsyncSession, number: str) -> SalesOrder:
     if order.status != SalesOrderStatus.OPEN.value:  # shipped or invoiced already
         return sales_order_record(order)
 
-    refs = select(SalesOrderReservationRow.reservation_reference).where(
-        SalesOrderReservationRow.sales_order_number == number
+    active = (await session.execute(_ACTIVE_RESERVATIONS, {"number": number})).all()
+    sku_of = {r.id: r.sku for r in active}
+    drawn = (await session.execute(_DRAWN, {"ids": list(sku_of)})).all()
+    stock = await lock_stock(session, sku_of.values())
+    levels = {key: (row.on_hand, row.reserved) for key, row in stock.items()}
+    for line in drawn:
+        key = (sku_of[line.reservation_id], line.warehouse)
+        on_hand, reserved = levels[key]
+        # reserved <= on_hand always holds, so neither can drop below zero here.
+        levels[key] = (on_hand - line.quantity, reserved - line.quantity)
+    changed_levels = [
+        {"s": sku, "w": warehouse, "on_hand": on_hand, "reserved": reserved}
+        for (sku, warehouse), (on_hand, reserved) in levels.items()
+        if (on_hand, reserved)
+        != (stock[(sku, warehouse)].on_hand, stock[(sku, warehouse)].reserved)
+    ]
+    if changed_levels:
+        await session.execute(_SET_LEVELS, changed_levels)
+    if sku_of:
+        await session.execute(_CONSUME, {"ids": list(sku_of)})
+    shipped_at = datetime.now(UTC)
+    await session.execute(
+        _SET_ORDER,
+        {"n": number, "status": SalesOrderStatus.SHIPPED.value, "shipped_at": shipped_at},
     )
-    reservations = list(
-        await session.scalars(
-            select(ReservationRow)
-            .where(
-                ReservationRow.reference.in_(refs),
-                ReservationRow.status == ReservationStatus.ACTIVE.value,
-            )
-            .order_by(ReservationRow.reference)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+    return sales_order_record(order).model_copy(
+        update={"status": SalesOrderStatus.SHIPPED, "shipped_at": shipped_at}
     )
-    stock = await lock_stock(session, [r.sku for r in reservations])
-    for reservation in reservations:
-        for line in await reservation_lines(session, reservation):
-            level = stock[(reservation.sku, line.warehouse)]
-            # reserved <= on_hand always holds, so neither can drop below zero here.
-            level.on_hand = level.on_hand - line.quantity
-            level.reserved = level.reserved - line.quantity
-        reservation.status = ReservationStatus.CONSUMED.value
-    order.status = SalesOrderStatus.SHIPPED.value
-    order.shipped_at = datetime.now(UTC)
-    return sales_order_record(order)
 
 
 async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invoice:
     """See ``SandboxERP.create_invoice``."""
-    existing = await session.scalar(
-        select(InvoiceRow).where(InvoiceRow.reference == request.reference)
-    )
+    existing = await session.scalar(_INVOICE_BY_REFERENCE, {"ref": request.reference})
     if existing is not None:
         if existing.sales_order_number != request.sales_order_number:
             raise IdempotencyConflict(
@@ -259,7 +317,7 @@ async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invo
             system=SYSTEM,
         )
     issued_on = request.invoice_date or today()
-    row = InvoiceRow(
+    invoice = Invoice(
         number=await next_number(session, "invoice", "INV-", InvoiceRow),
         reference=request.reference,
         sales_order_number=order.number,
@@ -272,19 +330,22 @@ async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invo
         issued_on=issued_on,
         due_date=issued_on + timedelta(days=request.payment_terms_days),
         # Nothing to collect on a zero invoice: it is settled when issued.
-        status=(InvoiceStatus.PAID if order.total <= ZERO else InvoiceStatus.OPEN).value,
+        status=InvoiceStatus.PAID if order.total <= ZERO else InvoiceStatus.OPEN,
     )
-    session.add(row)
-    order.status = SalesOrderStatus.INVOICED.value
-    await session.flush()  # raises on a concurrent duplicate reference: Database.run re-runs
-    return invoice_record(row)
+    # A concurrent invoice with the same reference fails here on the unique key, and
+    # ``Database.run`` re-runs this, which then finds the winner's invoice.
+    await session.execute(_ADD_INVOICE, {**invoice.model_dump(), "status": invoice.status.value})
+    await session.execute(
+        _SET_ORDER, {"n": order.number, "status": SalesOrderStatus.INVOICED.value}
+    )
+    return invoice
 
 
 async def record_payment(
     session: AsyncSession, invoice_number: str, amount: Decimal, reference: str
 ) -> Invoice:
     """See ``SandboxERP.record_payment``."""
-    existing = await session.scalar(select(PaymentRow).where(PaymentRow.reference == reference))
+    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"ref": reference})
     if existing is not None:
         if existing.invoice_number != invoice_number or existing.amount != amount:
             raise IdempotencyConflict(
@@ -293,10 +354,10 @@ async def record_payment(
                 reference=reference,
                 system=SYSTEM,
             )
-        paid = await session.get(InvoiceRow, invoice_number)
-        if paid is None:  # pragma: no cover - the foreign key keeps the invoice
+        recorded = await session.get(InvoiceRow, invoice_number)
+        if recorded is None:  # pragma: no cover - the foreign key keeps the invoice
             raise not_found("invoice", invoice_number)
-        return invoice_record(paid)
+        return invoice_record(recorded)
     if amount <= ZERO:
         raise InvalidRecord(
             f"payment {reference}: amount must be positive, got {amount}",
@@ -306,16 +367,20 @@ async def record_payment(
     invoice = await session.get(InvoiceRow, invoice_number, with_for_update=True)
     if invoice is None:
         raise not_found("invoice", invoice_number)
-    invoice.amount_paid = invoice.amount_paid + amount
-    if invoice.amount_paid >= invoice.total:
-        invoice.status = InvoiceStatus.PAID.value
-    session.add(
-        PaymentRow(
-            reference=reference,
-            invoice_number=invoice_number,
-            amount=amount,
-            received_at=datetime.now(UTC),
-        )
+    paid = invoice.amount_paid + amount
+    status = InvoiceStatus.PAID if paid >= invoice.total else InvoiceStatus(invoice.status)
+    await session.execute(
+        _SET_INVOICE, {"n": invoice_number, "amount_paid": paid, "status": status.value}
     )
-    await session.flush()  # raises on a concurrent duplicate reference: Database.run re-runs
-    return invoice_record(invoice)
+    # A concurrent payment with the same reference fails here on the unique key, and
+    # ``Database.run`` re-runs this, which then finds the payment recorded.
+    await session.execute(
+        _ADD_PAYMENT,
+        {
+            "reference": reference,
+            "invoice_number": invoice_number,
+            "amount": amount,
+            "received_at": datetime.now(UTC),
+        },
+    )
+    return invoice_record(invoice).model_copy(update={"amount_paid": paid, "status": status})

@@ -7,10 +7,12 @@ rows (by SKU, then warehouse code), then a number range.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_schema import (
@@ -25,6 +27,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
+from adapters.sandbox.statements import table_of
 from domain.errors import RecordNotFound
 from domain.models import (
     ErpCustomer,
@@ -39,6 +42,17 @@ from domain.models import (
 )
 
 SYSTEM = "erp"
+
+# Built once: building a statement costs more than running it on SQLite. Customers by external
+# reference, tax id, then e-mail (case-insensitive); several matches give the lowest id.
+FIND_CUSTOMER = [
+    select(CustomerRow).where(column == bindparam("v")).order_by(CustomerRow.customer_id).limit(1)
+    for column in (CustomerRow.external_ref, CustomerRow.tax_id, func.lower(CustomerRow.email))
+]
+OPEN_INVOICES = select(InvoiceRow).where(
+    InvoiceRow.customer_id == bindparam("c"), InvoiceRow.status == InvoiceStatus.OPEN.value
+)
+PRODUCTS = select(ProductRow).where(ProductRow.sku.in_(bindparam("skus", expanding=True)))
 
 
 def not_found(kind: str, key: str) -> RecordNotFound:
@@ -133,24 +147,19 @@ async def reservation_by_reference(
     session: AsyncSession, reference: str, *, lock: bool = False
 ) -> ReservationRow | None:
     """The reservation made under ``reference``, locked for update when asked."""
-    query = select(ReservationRow).where(ReservationRow.reference == reference)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    row = await session.scalar(_by(ReservationRow, "reference", lock), {"v": reference})
+    return cast(ReservationRow | None, row)
 
 
 async def sales_order_by(
     session: AsyncSession, *, number: str | None = None, reference: str | None = None, lock: bool
 ) -> SalesOrderRow | None:
     """The sales order with the given number or reference, locked for update when asked."""
-    query = select(SalesOrderRow)
-    if number is not None:
-        query = query.where(SalesOrderRow.number == number)
-    if reference is not None:
-        query = query.where(SalesOrderRow.reference == reference)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+    if (number is None) == (reference is None):
+        raise ValueError("sales_order_by needs a number or a reference")
+    column, value = ("number", number) if number is not None else ("reference", reference)
+    row = await session.scalar(_by(SalesOrderRow, column, lock), {"v": value})
+    return cast(SalesOrderRow | None, row)
 
 
 async def lock_stock(session: AsyncSession, skus: Iterable[str]) -> dict[tuple[str, str], StockRow]:
@@ -159,14 +168,27 @@ async def lock_stock(session: AsyncSession, skus: Iterable[str]) -> dict[tuple[s
     The rows are locked in one fixed order, by SKU then warehouse code, so two transactions
     locking overlapping products wait for each other instead of deadlocking.
     """
-    rows = await session.scalars(
-        select(StockRow)
-        .where(StockRow.sku.in_(sorted(set(skus))))
-        .order_by(StockRow.sku, StockRow.warehouse)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    rows = await session.scalars(_LOCK_STOCK, {"skus": sorted(set(skus))})
     return {(row.sku, row.warehouse): row for row in rows}
+
+
+# Built once: building a statement costs more than running it on SQLite.
+_LOCK_STOCK = (
+    select(StockRow)
+    .where(StockRow.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(StockRow.sku, StockRow.warehouse)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+@functools.cache
+def _by(model: type[ErpBase], column: str, lock: bool) -> Select[Any]:
+    """Rows of ``model`` whose ``column`` equals the parameter ``v``, locked when asked."""
+    query = select(model).where(getattr(model, column) == bindparam("v"))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
 
 
 async def warehouses_in_order(session: AsyncSession) -> list[WarehouseRow]:
@@ -186,23 +208,40 @@ async def next_number(
     """The next free number of a number range, such as "SO-000042".
 
     The range's row stays locked until the transaction ends, so numbers are handed out without
-    gaps or duplicates. Numbers already used by records loaded from elsewhere (seeded customers)
-    are skipped.
+    gaps or duplicates: take the number as late in a transaction as possible. Numbers already
+    used by records loaded from elsewhere (seeded customers) are skipped.
     """
-    counter = await session.get(CounterRow, name, with_for_update=True, populate_existing=True)
-    if counter is None:
-        # A concurrent first use inserts the same row; the loser re-runs (``Database.run``).
-        counter = CounterRow(name=name, value=0)
-        session.add(counter)
-        await session.flush()
-    value = counter.value
-    while True:
-        value += 1
-        candidate = f"{prefix}{value:06d}"
-        if await session.get(taken, candidate) is None:
-            break
-    counter.value = value
-    return candidate
+    value = await session.scalar(_BUMP, {"n": name})
+    if value is None:
+        # First use of the range. A concurrent first use inserts the same row; the loser fails
+        # on the primary key and re-runs (``Database.run``).
+        await session.execute(insert(_RANGES), {"name": name, "value": 0})
+        value = await session.scalar(_BUMP, {"n": name})
+        assert value is not None
+    free = value
+    while await session.scalar(_taken(taken), {"k": f"{prefix}{free:06d}"}) is not None:
+        free += 1
+    if free != value:
+        await session.execute(_SET_RANGE, {"n": name, "value": free})
+    return f"{prefix}{free:06d}"
+
+
+_RANGES = table_of(CounterRow)
+# Built once: building a statement costs more than running it on SQLite. The increment locks
+# the range's row, and integers, unlike the decimals, add exactly in SQL.
+_BUMP = (
+    update(_RANGES)
+    .where(_RANGES.c.name == bindparam("n"))
+    .values(value=_RANGES.c.value + 1)
+    .returning(_RANGES.c.value)
+)
+_SET_RANGE = update(_RANGES).where(_RANGES.c.name == bindparam("n"))
+
+
+@functools.cache
+def _taken(model: type[ErpBase]) -> Select[Any]:
+    key = inspect(model).primary_key[0]
+    return select(key).where(key == bindparam("k"))
 
 
 def today() -> date:
