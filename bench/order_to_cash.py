@@ -51,6 +51,7 @@ class Phase:
     peak_rss_mb: float
     to_erp: list[float] | None = None  # start → ERP sales order exists (the buyers' KPI)
     cpu_seconds: float = 0.0  # CPU this process used during the phase (all threads)
+    server_cpu_seconds: float = 0.0  # CPU the Temporal dev server used during the phase
 
     @property
     def per_second(self) -> float:
@@ -69,7 +70,9 @@ class Phase:
         return (
             f"{self.name:28} {len(self.latencies):5d} {self.per_second:9.1f} "
             f"{statistics.median(self.latencies) * 1000:9.0f} {self.pct(0.99) * 1000:9.0f} "
-            f"{self.peak_rss_mb:9.0f} {to_erp:>14} {self.cpu_seconds / self.seconds:8.0%}"
+            f"{self.peak_rss_mb:9.0f} {to_erp:>14} {self.cpu_seconds / self.seconds:8.0%} "
+            f"{self.cpu_seconds / len(self.latencies) * 1000:9.0f} "
+            f"{self.server_cpu_seconds / len(self.latencies) * 1000:9.0f}"
         )
 
 
@@ -85,10 +88,14 @@ async def _measure(
     concurrency: int,
     one: Callable[[int], Awaitable[None]],
     others: Sequence[psutil.Process] = (),
+    server: psutil.Process | None = None,
 ) -> Phase:
     """Run ``one`` n times, ``concurrency`` at once; memory and CPU are those of this process
-    plus ``others`` (the activity process, when there is one)."""
+    plus ``others`` (the activity process, when there is one); the server's CPU apart."""
     procs = [psutil.Process(), *others]
+
+    def server_cpu() -> float:
+        return sum(server.cpu_times()[:2]) if server is not None else 0.0
 
     def rss() -> int:
         return sum(p.memory_info().rss for p in procs)
@@ -113,13 +120,20 @@ async def _measure(
             await asyncio.sleep(0.05)
 
     sampler = asyncio.create_task(sample())
-    cpu0 = cpu()
+    cpu0, server0 = cpu(), server_cpu()
     start = time.perf_counter()
     await asyncio.gather(*(run(i) for i in range(n)))
     elapsed = time.perf_counter() - start
     used = cpu() - cpu0
     sampler.cancel()
-    return Phase(name, latencies, elapsed, peak / 2**20, cpu_seconds=used)
+    return Phase(
+        name,
+        latencies,
+        elapsed,
+        peak / 2**20,
+        cpu_seconds=used,
+        server_cpu_seconds=server_cpu() - server0,
+    )
 
 
 async def _seed(crm: SandboxCRM | InMemoryCRM, erp: SandboxERP | InMemoryERP, orders: int) -> None:
@@ -190,6 +204,10 @@ async def _explain(client: Client, workflow_id: str) -> None:
     print(
         f"  {(history.events[-1].event_time.ToDatetime() - first).total_seconds() * 1000:7.0f} end"
     )
+    # Each workflow task is a round trip and a history write on the server: the bare workflow of
+    # n activities has n + 1.
+    tasks = sum(1 for e in history.events if e.HasField("workflow_task_completed_event_attributes"))
+    print(f"  {len(history.events)} history events, {tasks} workflow tasks")
 
 
 async def _start_activity_process(settings: Settings, work: Path) -> asyncio.subprocess.Process:
@@ -272,6 +290,7 @@ async def bench(
         for w in workers:
             await w.__aenter__()
         started: dict[str, float] = {}
+        server_proc = psutil.Process(server.pid)
         try:
 
             async def one_order(tag: str, i: int) -> None:
@@ -289,7 +308,9 @@ async def bench(
                 async def ours_one(i: int, c: int = c) -> None:
                     await one_order(f"c{c}", i)
 
-                ours = await _measure(f"order-to-cash c={c}", orders, c, ours_one, others)
+                ours = await _measure(
+                    f"order-to-cash c={c}", orders, c, ours_one, others, server_proc
+                )
 
                 async def one_bare(i: int, c: int = c) -> None:
                     await client.execute_workflow(
@@ -299,7 +320,9 @@ async def bench(
                         task_queue=f"{q}-bare",
                     )
 
-                bare = await _measure(f"bare {steps} activities c={c}", orders, c, one_bare, others)
+                bare = await _measure(
+                    f"bare {steps} activities c={c}", orders, c, one_bare, others, server_proc
+                )
                 results.append((c, ours, bare))
                 if explain:
                     await _explain(client, f"order-B{run_id}-c{c}-{orders // 2}")
@@ -367,7 +390,7 @@ def main() -> None:
     )
     print(
         f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9} "
-        f"{'to ERP p50/p99':>14} {'CPU':>8}"
+        f"{'to ERP p50/p99':>14} {'CPU':>8} {'CPU ms/wf':>9} {'srv ms/wf':>9}"
     )
     for c, ours, bare in results:
         print(ours.row())

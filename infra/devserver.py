@@ -73,6 +73,13 @@ class DevServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The server process's id (once started)."""
+        if self._proc is None:
+            raise RuntimeError("the dev server is not running")
+        return self._proc.pid
+
+    @property
     def address(self) -> str:
         return f"localhost:{self.port}"
 
