@@ -10,7 +10,6 @@ the port.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +18,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ports import CRMPort
-from adapters.sandbox.crm_cases import SandboxCases, case_of_order
+from adapters.sandbox.crm_cases import SandboxCases
 from adapters.sandbox.crm_schema import (
     ADD_HISTORY,
     ORDER_LINES,
@@ -27,35 +26,28 @@ from adapters.sandbox.crm_schema import (
     STATUS_APPLIED,
     AccountRow,
     CrmBase,
-    NoteRow,
     OrderLineRow,
     OrderRow,
     StatusHistoryRow,
-    TaskRow,
     UserRoleRow,
     UserRow,
     order_payload,
 )
+from adapters.sandbox.crm_timeline import SandboxTimeline, now_utc, order_not_found
 from adapters.sandbox.db import SandboxSystem
 from adapters.sandbox.statements import changed, table_of
 from domain.errors import InvalidRecord, RecordNotFound
 from domain.models import (
     CrmAccount,
-    CrmNote,
     CrmOrder,
     CrmOrderStatus,
     CrmStatusUpdate,
-    CrmTask,
     CrmUser,
 )
 
 __all__ = ["SandboxCRM"]
 
 SYSTEM = "crm"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _problems(error: ValidationError) -> list[str]:
@@ -65,13 +57,7 @@ def _problems(error: ValidationError) -> list[str]:
     ]
 
 
-def _order_not_found(order_id: str) -> RecordNotFound:
-    return RecordNotFound(
-        f"CRM order {order_id!r} not found", kind="order", key=order_id, system=SYSTEM
-    )
-
-
-class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
+class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
     """The embedded CRM.
 
     Args:
@@ -130,7 +116,7 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
         async def op(session: AsyncSession) -> bool:
             if await session.get(OrderRow, order.order_id) is not None:
                 return False
-            now = _now()
+            now = now_utc()
             session.add(
                 OrderRow(
                     **order.model_dump(exclude={"lines", "status"}),
@@ -172,48 +158,6 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
 
         return await self._db.run(op, write=False)
 
-    async def notes(self, order_id: str) -> list[CrmNote]:
-        """The notes on the order's timeline, oldest first."""
-
-        async def op(session: AsyncSession) -> list[CrmNote]:
-            rows = await session.scalars(
-                select(NoteRow).where(NoteRow.order_id == order_id).order_by(NoteRow.id)
-            )
-            return [
-                CrmNote(
-                    key=r.key,
-                    order_id=r.order_id,
-                    subject=r.subject,
-                    body=r.body,
-                    case_id=r.case_id,
-                )
-                for r in rows
-            ]
-
-        return await self._db.run(op, write=False)
-
-    async def tasks(self, order_id: str) -> list[CrmTask]:
-        """The tasks created for the order, oldest first."""
-
-        async def op(session: AsyncSession) -> list[CrmTask]:
-            rows = await session.scalars(
-                select(TaskRow).where(TaskRow.order_id == order_id).order_by(TaskRow.id)
-            )
-            return [
-                CrmTask(
-                    key=r.key,
-                    order_id=r.order_id,
-                    subject=r.subject,
-                    body=r.body,
-                    assignee=r.assignee,
-                    due=r.due,
-                    case_id=r.case_id,
-                )
-                for r in rows
-            ]
-
-        return await self._db.run(op, write=False)
-
     # -- port -------------------------------------------------------------------------------------
 
     async def get_order(self, order_id: str) -> CrmOrder:
@@ -228,7 +172,7 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
         async def op(session: AsyncSession) -> dict[str, Any]:
             row = await session.get(OrderRow, order_id)
             if row is None:
-                raise _order_not_found(order_id)
+                raise order_not_found(order_id)
             lines = await session.scalars(ORDER_LINES, {"o": order_id})
             return order_payload(row, lines)
 
@@ -343,107 +287,16 @@ class SandboxCRM(SandboxCases, SandboxSystem, CRMPort):
         async def op(session: AsyncSession) -> None:
             if await session.scalar(STATUS_APPLIED, {"k": update.key}) is not None:
                 return
-            now = _now()
+            now = now_utc()
             fields: dict[str, object] = {"status": update.status.value, "updated_at": now}
             for name in ("erp_order_number", "invoice_number", "promised_date"):
                 if (value := getattr(update, name)) is not None:
                     fields[name] = value
             if not await changed(session, SET_ORDER, {"oid": update.order_id, **fields}):
-                raise _order_not_found(update.order_id)
+                raise order_not_found(update.order_id)
             # A concurrent update with the same key fails here on the unique key, and
             # ``Database.run`` re-runs this, which then finds the key applied.
             history = {**update.model_dump(), "status": update.status.value, "recorded_at": now}
             await session.execute(ADD_HISTORY, history)
 
         await self._db.run(op)
-
-    async def add_note(self, note: CrmNote) -> str:
-        """Add a note to the order's timeline once per ``note.key``.
-
-        Returns:
-            The note's id ("N-000001"), the same for a repeated key.
-
-        Raises:
-            RecordNotFound: The order does not exist.
-        """
-        return await self._add_once(NoteRow, note, "N", {})
-
-    async def create_task(self, task: CrmTask) -> str:
-        """Create a task once per ``task.key``.
-
-        Returns:
-            The task's id ("T-000001"), the same for a repeated key.
-
-        Raises:
-            RecordNotFound: The order does not exist.
-        """
-        return await self._add_once(TaskRow, task, "T", {"status": "open"})
-
-    async def complete_task(self, key: str, outcome: str) -> bool:
-        """Close the task created under ``key``; its status becomes ``outcome``.
-
-        Returns:
-            True when this call closed it; False when it was already closed.
-
-        Raises:
-            RecordNotFound: No task has this key.
-            InvalidRecord: ``outcome`` is empty, "open" or longer than 32 characters.
-        """
-        await self._remote_call()
-        if not outcome or outcome == "open" or len(outcome) > 32:
-            raise InvalidRecord(
-                f"task outcome {outcome!r} is not a closing outcome",
-                problems=[f"outcome: {outcome!r} must be 1..32 characters and not 'open'"],
-                system=SYSTEM,
-            )
-
-        async def op(session: AsyncSession) -> bool:
-            row = await session.scalar(select(TaskRow).where(TaskRow.key == key).with_for_update())
-            if row is None:
-                raise RecordNotFound(
-                    f"CRM task {key!r} not found", kind="task", key=key, system=SYSTEM
-                )
-            if row.status != "open":
-                return False
-            row.status = outcome
-            return True
-
-        return await self._db.run(op)
-
-    async def task_statuses(self, order_id: str) -> dict[str, str]:
-        """Each of the order's tasks by key: "open", or the outcome it was closed with."""
-
-        async def op(session: AsyncSession) -> dict[str, str]:
-            rows = await session.execute(
-                select(TaskRow.key, TaskRow.status)
-                .where(TaskRow.order_id == order_id)
-                .order_by(TaskRow.id)
-            )
-            return {key: status for key, status in rows}
-
-        return await self._db.run(op, write=False)
-
-    async def _add_once(
-        self,
-        table: type[NoteRow] | type[TaskRow],
-        record: CrmNote | CrmTask,
-        prefix: str,
-        extra: dict[str, object],
-    ) -> str:
-        """Insert ``record`` unless a row with its key exists; the row's id either way."""
-        await self._remote_call()
-
-        async def op(session: AsyncSession) -> str:
-            existing = await session.scalar(select(table.id).where(table.key == record.key))
-            if existing is None:
-                if await session.get(OrderRow, record.order_id) is None:
-                    raise _order_not_found(record.order_id)
-                if record.case_id is not None:
-                    await case_of_order(session, record.case_id, record.order_id)
-                row = table(**record.model_dump(), **extra, created_at=_now())
-                session.add(row)
-                await session.flush()
-                existing = row.id
-            return f"{prefix}-{existing:06d}"
-
-        return await self._db.run(op)
