@@ -70,8 +70,13 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[Server]:
 
 
 async def serve(settings: Settings) -> None:
-    """Serve the ingress until SIGINT/SIGTERM."""
-    client = await connect(settings)
+    """Serve the ingress until SIGINT/SIGTERM.
+
+    Its own metrics are at ``GET /metrics``; with ``PEYVAND_METRICS_ADDRESS`` set, the SDK's
+    runtime metrics of its Temporal client (requests, failures, latencies) are served there too,
+    as a worker's are.
+    """
+    client = await connect(settings, metrics=True)
     app = create_app(settings, client)
     log.info("ingress on http://%s:%s", settings.ingress_host, settings.ingress_port)
     await uvicorn.Server(config(app, settings)).serve()

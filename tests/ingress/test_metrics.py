@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.sandbox import seed
+from infra.settings import ROOT
 from tests.ingress.conftest import Door, crm_order, new_id
+from tests.ingress.test_serve import _free_port
 
 pytestmark = pytest.mark.devserver
 
@@ -62,3 +67,43 @@ async def test_webhook_outcomes_and_refusals_are_counted(door: Door) -> None:
     # Latency is kept per route template, never per raw path.
     assert moved("peyvand_ingress_request_seconds_count", route=route) == 3
     assert not any("MX-" in str(labels) for _, labels in after)
+
+
+async def test_the_ingress_alone_serves_its_clients_sdk_metrics_too(door: Door) -> None:
+    port, sdk = _free_port(), _free_port()
+    assert door.settings.codec_keys is not None
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PEYVAND_TEMPORAL_ADDRESS": door.settings.temporal_address,
+        "PEYVAND_DATA_DIR": str(door.settings.data_dir),
+        "PEYVAND_CODEC_KEYS": door.settings.codec_keys.get_secret_value(),
+        "PEYVAND_INGRESS_PORT": str(port),
+        "PEYVAND_METRICS_ADDRESS": f"127.0.0.1:{sdk}",
+        "PEYVAND_LOG_FORMAT": "json",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingress",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(150):
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            # A status read goes to Temporal through the ingress's client.
+            ours = await http.get(f"http://127.0.0.1:{port}/metrics")
+            assert "peyvand_ingress_requests_total" in ours.text
+            sdk_text = (await http.get(f"http://127.0.0.1:{sdk}/metrics")).text
+        assert "temporal_request" in sdk_text, sdk_text[:500]
+    finally:
+        proc.terminate()
+        await proc.wait()
