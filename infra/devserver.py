@@ -19,6 +19,7 @@ from infra.binaries import temporal_cli
 
 log = structlog.stdlib.get_logger(__name__)
 
+
 _KINDS = {
     "KEYWORD": "Keyword",
     "KEYWORD_LIST": "KeywordList",
@@ -120,7 +121,12 @@ class DevServer:
             *search_attribute_flags(self._keys),
         ]
         with self._log_file.open("ab") as log_out:
-            self._proc = subprocess.Popen(args, stdout=log_out, stderr=subprocess.STDOUT)
+            # A process group of its own: Ctrl-C in the terminal reaches only us, and we stop
+            # the workers before the server they talk to (else both stop at once, and the
+            # workers' last calls fail).
+            self._proc = subprocess.Popen(
+                args, stdout=log_out, stderr=subprocess.STDOUT, process_group=0
+            )
         for _ in range(600):
             if self._proc.poll() is not None:
                 raise RuntimeError(f"temporal dev server exited; see {self._log_file}")
