@@ -34,10 +34,11 @@ from infra import logging as peyvand_logging
 from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
 from infra.settings import Settings
+from infra.startup import StartupError
 from infra.temporal import connect
 from infra.tracing import shutdown_tracing
 from ingress.app import create_app
-from ingress.secrets import ensure_embedded_secrets
+from ingress.secrets import SecretsError, ensure_embedded_secrets
 from ingress.serve import running
 from workflows import search_attributes
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
@@ -185,7 +186,9 @@ def _report_demo(task: asyncio.Task[None]) -> None:
 def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too (the terminal closed): the embedded server, in a process group of its own, is
+    # then stopped by us rather than left running.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     return stop
 
@@ -210,7 +213,10 @@ async def serve(
         if embedded:
             settings = ensure_embedded_key(settings)
             if ingress:
-                settings = ensure_embedded_secrets(settings)
+                try:
+                    settings = ensure_embedded_secrets(settings)
+                except SecretsError as err:
+                    raise StartupError(str(err)) from err
             codec = settings.ingress_base_url + "/codec" if ingress else None
             settings = await stack.enter_async_context(
                 embedded_server(settings, codec_endpoint=codec)
@@ -295,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
                 ingress=args.embedded if args.ingress is None else args.ingress,
             )
         )
-    except RuntimeError as err:
+    except StartupError as err:
         # A port taken, a server that did not start: the message says what to do.
         raise SystemExit(f"error: {err}") from None
 

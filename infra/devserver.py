@@ -16,6 +16,7 @@ import structlog
 from temporalio.common import SearchAttributeKey
 
 from infra.binaries import temporal_cli
+from infra.startup import StartupError
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -90,7 +91,7 @@ class DevServer:
 
     async def __aenter__(self) -> DevServer:
         if port_open("127.0.0.1", self.port):
-            raise RuntimeError(
+            raise StartupError(
                 f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
                 "PEYVAND_DEV_SERVER_PORT / PEYVAND_DEV_SERVER_UI_PORT"
             )
@@ -129,12 +130,13 @@ class DevServer:
             )
         for _ in range(600):
             if self._proc.poll() is not None:
-                raise RuntimeError(f"temporal dev server exited; see {self._log_file}")
+                raise StartupError(f"temporal dev server exited; see {self._log_file}")
             if port_open("127.0.0.1", self.port):
                 break
             await asyncio.sleep(0.1)
         else:
-            raise RuntimeError(f"temporal dev server did not start in 60 s; see {self._log_file}")
+            await self.__aexit__(None, None, None)  # never leave it behind, holding its ports
+            raise StartupError(f"temporal dev server did not start in 60 s; see {self._log_file}")
         log.info("Temporal dev server on %s, Web UI on %s", self.address, self.ui_url)
         return self
 

@@ -20,6 +20,7 @@ from temporalio.runtime import (
 )
 
 from infra.settings import Settings
+from infra.startup import StartupError
 from workflows.metrics import BUCKETS
 
 _runtimes: dict[str | None, Runtime] = {}
@@ -54,7 +55,7 @@ def prometheus_runtime(address: str | None) -> Runtime:
         try:
             runtime = Runtime(telemetry=TelemetryConfig(logging=forwarded, metrics=metrics))
         except ValueError as err:  # the exporter could not bind
-            raise RuntimeError(
+            raise StartupError(
                 f"the metrics endpoint cannot listen on {address} ({err}): "
                 "set PEYVAND_METRICS_ADDRESS to a free host:port"
             ) from err

@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     def ingress_base_url(self) -> str:
         """The ingress's address as a local client calls it (a wildcard bind is not callable)."""
         host = self.ingress_host
-        shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+        shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else host
+        if ":" in shown and not shown.startswith("["):
+            shown = f"[{shown}]"  # an IPv6 literal
         return f"http://{shown}:{self.ingress_port}"
 
     @property

@@ -29,6 +29,8 @@ from ingress.state import Ingress
 
 logger = structlog.stdlib.get_logger("peyvand.ingress")
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 DESCRIPTION = """\
 Doors into peyvand's workflows.
 
@@ -92,13 +94,19 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The template, not the path: ids in paths would make a series per order.
-        template = getattr(route, "path", None) or "unmatched"
-        metrics.requests.labels(template, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(template).observe(time.perf_counter() - started)
-        return response
+        status = "500"  # unless the app answers: an exception no handler took is a 500
+        try:
+            response = await call_next(request)
+            status = str(response.status_code)
+            return response
+        finally:
+            route = request.scope.get("route")
+            # The template, not the path, and only known methods: a label a caller can choose
+            # freely would make a series per made-up value.
+            template = getattr(route, "path", None) or "unmatched"
+            method = request.method if request.method in METHODS else "OTHER"
+            metrics.requests.labels(template, method, status).inc()
+            metrics.latency.labels(template).observe(time.perf_counter() - started)
 
     @app.get(
         "/metrics",

@@ -7,8 +7,10 @@ owner only, so its webhooks work out of the box and ``python -m ingress send`` c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +37,8 @@ def secrets_file(settings: Settings) -> Path:
 
 
 def _read(path: Path) -> dict[str, str]:
+    if path.stat().st_mode & 0o077:
+        raise SecretsError(f"{path} is readable by others: chmod 600 it (or make new secrets)")
     found: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -46,6 +50,24 @@ def _read(path: Path) -> dict[str, str]:
     return found
 
 
+def _create(path: Path) -> None:
+    """Write both secrets to a private temporary file, then link it into place: a process
+    starting at the same moment finds either no file or the whole file, and one of two
+    creators simply loses the race to the other's secrets."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".webhook-secrets-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                "# HMAC secrets of the embedded ingress's webhooks (python -m ingress send)\n"
+            )
+            out.write(f"crm={secrets.token_urlsafe(32)}\nerp={secrets.token_urlsafe(32)}\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
 def ensure_embedded_secrets(settings: Settings) -> Settings:
     """Settings with both webhook secrets: the configured ones, else ``data/webhook-secrets``.
 
@@ -55,14 +77,11 @@ def ensure_embedded_secrets(settings: Settings) -> Settings:
         return settings
     path = secrets_file(settings)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(
-                "# HMAC secrets of the embedded ingress's webhooks (python -m ingress send)\n"
-            )
-            out.write(f"crm={secrets.token_urlsafe(32)}\nerp={secrets.token_urlsafe(32)}\n")
+        _create(path)
     stored = _read(path)
+    missing = {"crm", "erp"} - stored.keys()
+    if missing:
+        raise SecretsError(f"{path}: no {' or '.join(sorted(missing))} secret; delete the file")
     return settings.model_copy(
         update={
             "ingress_crm_secret": settings.ingress_crm_secret or SecretStr(stored["crm"]),

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from infra.devserver import port_open
 from infra.settings import Settings
+from infra.startup import StartupError
 from infra.temporal import connect
 from ingress.app import create_app
 
@@ -48,7 +49,7 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[Server]:
     """
     probe = "127.0.0.1" if settings.ingress_host in ("0.0.0.0", "::", "") else settings.ingress_host
     if port_open(probe, settings.ingress_port):
-        raise RuntimeError(
+        raise StartupError(
             f"port {settings.ingress_port} is taken on {probe}: set PEYVAND_INGRESS_PORT, "
             "or run without the ingress (--no-ingress)"
         )
@@ -57,7 +58,7 @@ async def running(app: FastAPI, settings: Settings) -> AsyncIterator[Server]:
     while not srv.started:
         if task.done():
             task.result()  # re-raises why it stopped, if it raised
-            raise RuntimeError(
+            raise StartupError(
                 f"the ingress could not listen on {settings.ingress_host}:"
                 f"{settings.ingress_port} (set PEYVAND_INGRESS_PORT)"
             )

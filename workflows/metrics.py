@@ -43,17 +43,21 @@ def order_completed() -> None:
 
 
 def order_stopped(status: str, reason: str, *, compensated: bool) -> None:
-    """An order ended rejected or cancelled; ``compensated`` when undo steps ran first.
+    """An order ended rejected or cancelled, or failed after shipment and was left for a person;
+    ``compensated`` when undo steps ran first. With ``order_started`` and ``order_completed``,
+    every run that counts a start counts one end.
 
     Args:
-        status: The final status (``REJECTED`` or ``CANCELLED``).
+        status: ``REJECTED``, ``CANCELLED``, or ``NEEDS_ATTENTION`` (after shipment).
         reason: A reason kind from a closed set (``credit-limit``, ``out-of-stock``, an error
             type…), not the free-text reason.
         compensated: Whether reservations or an ERP order were undone.
     """
     meter = workflow.metric_meter()
     labels = {"status": status, "reason": reason}
-    meter.create_counter(ORDERS_STOPPED, "orders ended rejected or cancelled").add(1, labels)
+    meter.create_counter(
+        ORDERS_STOPPED, "orders ended rejected, cancelled, or left for a person"
+    ).add(1, labels)
     if compensated:
         meter.create_counter(
             ORDERS_COMPENSATED, "orders whose reservations or ERP order were undone"

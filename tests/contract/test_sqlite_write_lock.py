@@ -46,15 +46,15 @@ async def test_a_writer_waits_for_the_lock_while_the_loop_runs_on(
     erp: SandboxERP, other_process: sqlite3.Connection
 ) -> None:
     write = asyncio.create_task(erp.upsert_warehouse("W1", "Warehouse 1", 2))
-    longest_gap, ticks = 0.0, 0
+    longest_gap = 0.0
     for _ in range(20):
         before = time.monotonic()
         await asyncio.sleep(0.01)
         longest_gap = max(longest_gap, time.monotonic() - before)
-        ticks += 1
     assert not write.done()
-    # SQLite's own busy handler would have held the loop for its whole timeout (30 s).
-    assert longest_gap < 0.1
+    # SQLite's own busy handler would have held the loop for its whole timeout (30 s); a busy
+    # machine may delay a tick, never by seconds.
+    assert longest_gap < 1.0
 
     other_process.execute("COMMIT")
     await asyncio.wait_for(write, timeout=5)
@@ -64,7 +64,6 @@ async def test_a_writer_waits_for_the_lock_while_the_loop_runs_on(
     )
     await erp.set_stock("SKU-1", "W1", Decimal(5))  # RecordNotFound had the write been lost
     assert await erp.stock_snapshot() == {("SKU-1", "W1"): (Decimal(5), Decimal(0))}
-    assert ticks == 20
 
 
 async def test_a_writer_gives_up_after_the_busy_timeout(

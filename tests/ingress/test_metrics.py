@@ -107,3 +107,13 @@ async def test_the_ingress_alone_serves_its_clients_sdk_metrics_too(door: Door) 
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_made_up_methods_share_one_series(door: Door) -> None:
+    for method in ("ZZQ1", "ZZQ2", "BREW"):
+        assert (await door.http.request(method, "/healthz")).status_code == 405
+    samples = await _samples(door)
+    methods = {
+        dict(labels)["method"] for name, labels in samples if name.endswith("requests_total")
+    }
+    assert "OTHER" in methods and not methods & {"ZZQ1", "ZZQ2", "BREW"}

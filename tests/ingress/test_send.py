@@ -43,10 +43,23 @@ def test_embedded_secrets_are_made_once_private_and_yield_to_the_environment(
     assert secret_for(_bare(tmp_path), Source.ERP) == erp.get_secret_value().encode()
 
 
+def test_a_shared_half_file_or_one_missing_a_secret_is_refused(tmp_path: Path) -> None:
+    path = secrets_file(_bare(tmp_path))
+    path.write_text("crm=abc\n")
+    path.chmod(0o644)
+    with pytest.raises(SecretsError, match="readable by others"):
+        ensure_embedded_secrets(_bare(tmp_path))
+    path.chmod(0o600)
+    with pytest.raises(SecretsError, match="no erp secret"):
+        ensure_embedded_secrets(_bare(tmp_path))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".webhook-secrets-")]
+
+
 def test_no_secret_and_a_broken_file_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(SecretsError, match="PEYVAND_INGRESS_ERP_SECRET"):
         secret_for(_bare(tmp_path), Source.ERP)
     secrets_file(_bare(tmp_path)).write_text("crm: not-this-format\n")
+    secrets_file(_bare(tmp_path)).chmod(0o600)
     with pytest.raises(SecretsError, match="webhook-secrets:1"):
         secret_for(_bare(tmp_path), Source.CRM)
     with pytest.raises(SecretsError, match="not 'orders'"):

@@ -65,9 +65,12 @@ class OrderToCashWorkflow(Approval, Intake):
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> OrderToCashResult:
-        if self._s.received_at is None:  # a first start, not a continued run
+        if self._s.received_at is None:
             self._s.received_at = workflow.now()
-            metrics.order_started()
+            # Counted on a first start only: a run continued from one that began before this
+            # field existed was counted (or not) by the code of its time.
+            if input.resume is None:
+                metrics.order_started()
         try:
             await self._process()
         except OrderStopped as stop:
@@ -82,6 +85,7 @@ class OrderToCashWorkflow(Approval, Intake):
             if self._s.shipped_at is not None:
                 # Goods have left: nothing can be undone, a person must look at it.
                 await self._needs_attention(f"{kind}: {message}")
+                metrics.order_stopped("NEEDS_ATTENTION", kind, compensated=False)
                 raise ApplicationError(
                     f"order {input.order_id} needs attention: {message}",
                     type=kind,
@@ -101,6 +105,7 @@ class OrderToCashWorkflow(Approval, Intake):
             f"run cancelled from Temporal after shipment; invoice {self._s.invoice_number or '-'} "
             f"still open ({self._s.amount_paid} paid)"
         )
+        metrics.order_stopped("NEEDS_ATTENTION", "cancelled-after-shipment", compensated=False)
 
     async def _process(self) -> None:
         s = self._s

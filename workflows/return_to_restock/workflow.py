@@ -105,6 +105,7 @@ class ReturnToRestockWorkflow(ReturnApproval):
                 failure_of(err) if isinstance(err, ActivityError) else ("ChildWorkflow", str(err))
             )
             if not self._case_known:
+                metrics.return_ended("FAILED")
                 raise ApplicationError(
                     f"return of case {input.case_id} cannot start: {message}",
                     type=kind,
