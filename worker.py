@@ -33,7 +33,7 @@ from demo import run_demo
 from infra import logging as peyvand_logging
 from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
-from infra.settings import Settings
+from infra.settings import Settings, callable_host
 from infra.startup import StartupError
 from infra.temporal import connect
 from infra.tracing import shutdown_tracing
@@ -174,8 +174,7 @@ async def embedded_server(
 
 def _metrics_url(address: str) -> str:
     host, _, port = address.rpartition(":")
-    shown = "localhost" if host in ("0.0.0.0", "[::]", "::", "") else host
-    return f"http://{shown}:{port}/metrics"
+    return f"http://{callable_host(host)}:{port}/metrics"
 
 
 def _report_demo(task: asyncio.Task[None]) -> None:

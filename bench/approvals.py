@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import gc
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from bench.bare_approval import BareApprovalWorkflow
 from domain.approval_chain import Directory, DirectoryGroup, DirectoryUser
 from domain.approvals import ApprovalPolicy, LevelSpec
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine
-from infra.devserver import DevServer
+from infra.devserver import DevServer, free_port
 from infra.settings import ROOT, Settings
 from infra.temporal import connect
 from tests.fakes import InMemoryCRM, InMemoryERP
@@ -58,12 +57,6 @@ DIRECTORY = Directory(
     groups=[DirectoryGroup(name=GROUP, members=["approver-1", "approver-2"])],
 )
 MB = 2**20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RssSampler:
@@ -161,8 +154,8 @@ async def bench(
     work = Path(tempfile.mkdtemp(prefix="peyvand-bench-approvals-"))
     server = DevServer(
         db_file=work / "temporal.sqlite",
-        port=_free_port(),
-        ui_port=_free_port(),
+        port=free_port(),
+        ui_port=free_port(),
         search_attributes=search_attributes.ALL,
         log_file=work / "temporal.log",
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from adapters.sandbox import SandboxCRM, SandboxERP
 from bench.bare import BareWorkflow, noop
 from bench.instant_warehouse import InstantWarehouse
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, ErpCustomer, ErpProduct
-from infra.devserver import DevServer
+from infra.devserver import DevServer, free_port
 from infra.orders import order_input, start_order
 from infra.settings import Settings
 from infra.temporal import connect
@@ -74,12 +73,6 @@ class Phase:
             f"{self.cpu_seconds / len(self.latencies) * 1000:9.0f} "
             f"{self.server_cpu_seconds / len(self.latencies) * 1000:9.0f}"
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _measure(
@@ -239,11 +232,11 @@ async def bench(
     if activity_process and systems != "sandbox":
         raise SystemExit("--activity-process needs --systems sandbox: memory cannot be shared")
     work = Path(tempfile.mkdtemp(prefix="peyvand-bench-"))
-    port = _free_port()
+    port = free_port()
     server = DevServer(
         db_file=work / "temporal.sqlite" if history == "file" else None,
         port=port,
-        ui_port=_free_port(),
+        ui_port=free_port(),
         search_attributes=search_attributes.ALL,
         log_file=work / "temporal.log",
     )

@@ -46,6 +46,14 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers of benchmarks and tests)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class DevServer:
     """Runs ``temporal server start-dev`` as a child process for as long as the context lasts.
 

@@ -15,6 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def callable_host(host: str) -> str:
+    """``host`` as a local client writes it in a URL: a wildcard bind is not an address to
+    call, so it becomes localhost; an IPv6 literal gets its brackets."""
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class QueueSettings(BaseSettings):
     """How hard one worker may push one external system."""
 
@@ -112,11 +120,7 @@ class Settings(BaseSettings):
     @property
     def ingress_base_url(self) -> str:
         """The ingress's address as a local client calls it (a wildcard bind is not callable)."""
-        host = self.ingress_host
-        shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else host
-        if ":" in shown and not shown.startswith("["):
-            shown = f"[{shown}]"  # an IPv6 literal
-        return f"http://{shown}:{self.ingress_port}"
+        return f"http://{callable_host(self.ingress_host)}:{self.ingress_port}"
 
     @property
     def api_keys_path(self) -> Path:

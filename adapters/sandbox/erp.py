@@ -25,6 +25,7 @@ from adapters.sandbox.erp_records import (
     OPEN_INVOICES,
     PRODUCTS,
     SYSTEM,
+    count_by_prefix,
     customer_record,
     invoice_record,
     next_number,
@@ -185,17 +186,9 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             "payments": PaymentRow.reference,
         }
 
-        async def op(session: AsyncSession) -> dict[str, int]:
-            counts: dict[str, int] = {}
-            for kind, column in tables.items():
-                # Not LIKE: SQLite's LIKE ignores case, and references are case-sensitive.
-                query = select(func.count()).where(
-                    func.substr(column, 1, len(reference_prefix)) == reference_prefix
-                )
-                counts[kind] = int(await session.scalar(query) or 0)
-            return counts
-
-        return await self._db.run(op, write=False)
+        return await self._db.run(
+            lambda session: count_by_prefix(session, tables, reference_prefix), write=False
+        )
 
     async def customers_count(self) -> int:
         """How many customers the ERP holds."""

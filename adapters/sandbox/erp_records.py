@@ -244,6 +244,18 @@ def _taken(model: type[ErpBase]) -> Select[Any]:
     return select(key).where(key == bindparam("k"))
 
 
+async def count_by_prefix(
+    session: AsyncSession, columns: dict[str, Any], prefix: str
+) -> dict[str, int]:
+    """How many rows each reference column has that start with ``prefix``, by the dict's keys."""
+    counts: dict[str, int] = {}
+    for kind, column in columns.items():
+        # Not LIKE: SQLite's LIKE ignores case, and references are case-sensitive.
+        query = select(func.count()).where(func.substr(column, 1, len(prefix)) == prefix)
+        counts[kind] = int(await session.scalar(query) or 0)
+    return counts
+
+
 def today() -> date:
     """The ERP's own today, used when a request carries no date."""
     return date.today()

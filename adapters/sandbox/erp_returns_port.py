@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox import erp_credits as credits
@@ -17,6 +17,7 @@ from adapters.sandbox import erp_restock as restocks
 from adapters.sandbox import erp_returns as returns
 from adapters.sandbox import erp_rma as rmas
 from adapters.sandbox.db import SandboxSystem
+from adapters.sandbox.erp_records import count_by_prefix
 from adapters.sandbox.erp_schema import (
     CreditNoteRow,
     RefundRow,
@@ -93,17 +94,9 @@ class SandboxReturns(SandboxSystem):
             "refunds": RefundRow.reference,
         }
 
-        async def op(session: AsyncSession) -> dict[str, int]:
-            counts: dict[str, int] = {}
-            for kind, column in tables.items():
-                # Not LIKE: SQLite's LIKE ignores case, and references are case-sensitive.
-                query = select(func.count()).where(
-                    func.substr(column, 1, len(reference_prefix)) == reference_prefix
-                )
-                counts[kind] = int(await session.scalar(query) or 0)
-            return counts
-
-        return await self._db.run(op, write=False)
+        return await self._db.run(
+            lambda session: count_by_prefix(session, tables, reference_prefix), write=False
+        )
 
     # -- port: returns --------------------------------------------------------------------------
 

@@ -3,10 +3,8 @@ decodes, through the codec and through the codec server the Web UI uses."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +17,7 @@ from adapters.sandbox import seed
 from domain.orders import OrderStatus
 from infra.codec import ENCODING, AesGcmCodec, KeyRing
 from infra.orders import reached, wait_for
-from infra.settings import ROOT
+from tests.cli import run_python
 from tests.ingress.conftest import Door, crm_order, new_id
 
 pytestmark = pytest.mark.devserver
@@ -160,19 +158,8 @@ async def test_the_cli_without_the_key_says_so_instead_of_a_traceback(door: Door
     }
 
     async def status(*extra: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "starter.py",
-            "status",
-            order_id,
-            cwd=ROOT,
-            env={**env, **dict(e.split("=", 1) for e in extra)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-        assert proc.returncode is not None
-        return proc.returncode, out.decode()
+        more = dict(e.split("=", 1) for e in extra)
+        return await run_python("starter.py", "status", order_id, env={**env, **more})
 
     code, out = await status()
     assert code == 2 and "history is encrypted" in out and "Traceback" not in out, out

@@ -8,31 +8,21 @@ import time
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.sandbox import seed
+from infra.devserver import free_port
 from infra.settings import ROOT
 from tests.ingress.conftest import Door, crm_order, new_id
-from tests.ingress.test_serve import _free_port
+from tests.prometheus import Samples, samples_of, total
 
 pytestmark = pytest.mark.devserver
 
 
-async def _samples(door: Door) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+async def _samples(door: Door) -> Samples:
     answer = await door.http.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(answer.text)
-        for s in family.samples
-    }
-
-
-def _value(
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
-) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return samples_of(answer.text)
 
 
 async def test_webhook_outcomes_and_refusals_are_counted(door: Door) -> None:
@@ -55,7 +45,7 @@ async def test_webhook_outcomes_and_refusals_are_counted(door: Door) -> None:
     after = await _samples(door)
 
     def moved(name: str, **labels: str) -> float:
-        return _value(after, name, **labels) - _value(before, name, **labels)
+        return total(after, name, **labels) - total(before, name, **labels)
 
     events = "peyvand_ingress_webhook_events_total"
     assert moved(events, source="crm", kind="order-created", outcome="acted") == 1
@@ -70,7 +60,7 @@ async def test_webhook_outcomes_and_refusals_are_counted(door: Door) -> None:
 
 
 async def test_the_ingress_alone_serves_its_clients_sdk_metrics_too(door: Door) -> None:
-    port, sdk = _free_port(), _free_port()
+    port, sdk = free_port(), free_port()
     assert door.settings.codec_keys is not None
     env = {
         "PATH": "/usr/bin:/bin",

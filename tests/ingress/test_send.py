@@ -3,22 +3,21 @@ over TCP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from adapters.sandbox import seed
-from infra.settings import ROOT, Settings
+from infra.devserver import free_port
+from infra.settings import Settings
 from ingress.secrets import SecretsError, ensure_embedded_secrets, secret_for, secrets_file, send
 from ingress.serve import running
 from ingress.signing import Source
+from tests.cli import run_python
 from tests.ingress.conftest import CRM_SECRET, Door, crm_order, new_id
-from tests.ingress.test_serve import _free_port
 
 
 def _bare(tmp_path: Path) -> Settings:
@@ -68,7 +67,7 @@ def test_no_secret_and_a_broken_file_are_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.devserver
 async def test_send_signs_as_the_source_and_the_ingress_acts_once(door: Door) -> None:
-    settings = door.settings.model_copy(update={"ingress_port": _free_port()})
+    settings = door.settings.model_copy(update={"ingress_port": free_port()})
     order_id = new_id("SD")
     assert await door.crm.create_order(
         crm_order(order_id, seed.ACCOUNT_SEPAHAN, seed.SKU_PLC, 1, "100.00")
@@ -82,20 +81,7 @@ async def test_send_signs_as_the_source_and_the_ingress_acts_once(door: Door) ->
     }
 
     async def cli(*args: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ingress",
-            "send",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-        assert proc.returncode is not None
-        return proc.returncode, out.decode()
+        return await run_python("-m", "ingress", "send", *args, env=env)
 
     async with running(door.app, settings):
         code, out = await cli("crm", "orders", body)

@@ -3,26 +3,18 @@ serve it."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
+from infra.devserver import free_port
 from ingress.serve import running
 from tests.ingress.conftest import Door
 
 pytestmark = pytest.mark.devserver
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_served_over_http_and_stopped_cleanly(door: Door) -> None:
-    settings = door.settings.model_copy(update={"ingress_port": _free_port()})
+    settings = door.settings.model_copy(update={"ingress_port": free_port()})
     base = f"http://127.0.0.1:{settings.ingress_port}"
     async with running(door.app, settings), httpx.AsyncClient(base_url=base) as http:
         assert (await http.get("/healthz")).json() == {"status": "ok"}

@@ -3,9 +3,7 @@ sandbox systems on fresh databases."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +13,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.sandbox import SandboxCRM, SandboxERP, seed_demo
-from infra.settings import ROOT, Settings
+from infra.settings import Settings
+from tests.cli import run_python
 from tests.conftest import DbFactory
 from tests.temporal_envs import dev_server
 from worker import build_workers
@@ -97,15 +96,4 @@ async def run_cli(stack: Stack, *args: str) -> tuple[int, str]:
         "PEYVAND_CRM_TASK_QUEUE": stack.settings.crm_task_queue,
         "PEYVAND_ERP_TASK_QUEUE": stack.settings.erp_task_queue,
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "starter.py"),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    return await run_python("starter.py", *args, env=env)

@@ -4,36 +4,27 @@ after real orders (on the dev server, with the sandbox systems)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.sandbox import SandboxCRM, SandboxERP, seed
 from domain.orders import OrderStatus
+from infra.devserver import free_port
 from infra.metrics import prometheus_runtime
 from infra.orders import order_handle, order_input, reached, start_order, wait_for
 from tests.integration.conftest import Stack, dev_address, stack_settings
 from tests.integration.test_end_to_end import crm_order, run_to_cash
+from tests.prometheus import Samples, samples_of, total
 from worker import build_workers
 from workflows.order_to_cash.models import CancelInput
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
 pytestmark = pytest.mark.devserver
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ async def measured(
 ) -> AsyncIterator[tuple[Stack, str]]:
     """Workers whose client exports on a Prometheus endpoint of their own."""
     crm, erp = sandbox
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     client = await Client.connect(
         dev_address(dev_env),
         data_converter=dev_env.client.data_converter,
@@ -63,16 +54,7 @@ async def _scrape(url: str) -> Samples:
     async with httpx.AsyncClient() as http:
         answer = await http.get(url)
     answer.raise_for_status()
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(answer.text)
-        for s in family.samples
-    }
-
-
-def _sum(samples: Samples, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, got), v in samples.items() if n == name and want <= got)
+    return samples_of(answer.text)
 
 
 async def test_business_counters_move_after_orders(measured: tuple[Stack, str]) -> None:
@@ -103,13 +85,13 @@ async def test_business_counters_move_after_orders(measured: tuple[Stack, str]) 
     got: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for _ in range(50):  # the exporter shows a workflow task's metrics once it completed
         samples = await _scrape(url)
-        got = {key: _sum(samples, key[0], task_queue=queue, **dict(key[1])) for key in expected}
+        got = {key: total(samples, key[0], task_queue=queue, **dict(key[1])) for key in expected}
         if got == expected:
             break
         await asyncio.sleep(0.2)
     assert got == expected
     # The KPI histogram is in seconds, and both orders reached the ERP well within 5 minutes.
-    under_5_min = _sum(samples, "peyvand_crm_to_erp_seconds_bucket", task_queue=queue, le="300")
+    under_5_min = total(samples, "peyvand_crm_to_erp_seconds_bucket", task_queue=queue, le="300")
     assert under_5_min == 2
     # The SDK's own runtime metrics are on the same endpoint.
-    assert _sum(samples, "temporal_workflow_completed_total", task_queue=queue) >= 2
+    assert total(samples, "temporal_workflow_completed_total", task_queue=queue) >= 2

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.sandbox import SandboxCRM, SandboxERP, seed
 from domain.models import CrmOrder, CrmOrderLine
 from domain.orders import OrderStatus
+from infra.devserver import free_port
 from infra.orders import order_input, reached, start_order, wait_for
 from tests.integration.conftest import Stack, stack_settings
 from tests.temporal_envs import dev_server
@@ -49,12 +49,6 @@ pytestmark = [
 ]
 
 WAIT_MS = 30_000  # each UI step: the list and the workflow page poll the server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
