@@ -33,6 +33,7 @@ from demo import run_demo
 from infra import logging as peyvand_logging
 from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
+from infra.runner import ContextFreeSandboxRunner, context_free
 from infra.settings import Settings, callable_host
 from infra.startup import StartupError
 from infra.temporal import connect
@@ -55,9 +56,15 @@ WORKFLOWS = [OrderToCashWorkflow, ApprovalChainWorkflow, ReturnToRestockWorkflow
 # The sandbox would re-import our workflow modules for every run, which cost a third of the
 # worker's CPU. They are deterministic by review, by the replay tests and by the pre-stop checks,
 # so they come in once like the domain models; the SDK's other restrictions still apply.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
-)
+SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules("workflows")
+
+
+def workflow_runner(client: Client) -> SandboxedWorkflowRunner:
+    """The sandbox for ``client``'s converter: the context-free one when the converter allows it
+    (``infra/runner.py``), else the SDK's own."""
+    if context_free(client.data_converter):
+        return ContextFreeSandboxRunner(client.data_converter, SANDBOX_RESTRICTIONS)
+    return SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
 
 
 async def open_systems(settings: Settings, *, seed: bool = False) -> tuple[SandboxCRM, SandboxERP]:
@@ -121,7 +128,7 @@ def build_workers(
             client,
             task_queue=settings.workflow_task_queue,
             workflows=WORKFLOWS,
-            workflow_runner=WORKFLOW_RUNNER,
+            workflow_runner=workflow_runner(client),
             graceful_shutdown_timeout=grace,
         ),
         "crm": lambda: Worker(

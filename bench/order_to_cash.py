@@ -15,23 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import psutil
-from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adapters.sandbox import SandboxCRM, SandboxERP
 from bench.bare import BareWorkflow, noop
+from bench.explain import activities_per_run
+from bench.explain import explain as explain_run
 from bench.instant_warehouse import InstantWarehouse
+from bench.measure import HEADER, Meter, Phase, ratio_line
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, ErpCustomer, ErpProduct
 from infra.devserver import DevServer, free_port
 from infra.orders import order_input, start_order
@@ -40,93 +39,6 @@ from infra.temporal import connect
 from tests.fakes import InMemoryCRM, InMemoryERP
 from worker import build_workers
 from workflows import search_attributes
-
-
-@dataclass
-class Phase:
-    name: str
-    latencies: list[float]
-    seconds: float
-    peak_rss_mb: float
-    to_erp: list[float] | None = None  # start → ERP sales order exists (the buyers' KPI)
-    cpu_seconds: float = 0.0  # CPU this process used during the phase (all threads)
-    server_cpu_seconds: float = 0.0  # CPU the Temporal dev server used during the phase
-
-    @property
-    def per_second(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    def row(self) -> str:
-        to_erp = "-"
-        if self.to_erp:
-            ordered = sorted(self.to_erp)
-            p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-            to_erp = f"{statistics.median(ordered) * 1000:.0f}/{p99 * 1000:.0f}"
-        return (
-            f"{self.name:28} {len(self.latencies):5d} {self.per_second:9.1f} "
-            f"{statistics.median(self.latencies) * 1000:9.0f} {self.pct(0.99) * 1000:9.0f} "
-            f"{self.peak_rss_mb:9.0f} {to_erp:>14} {self.cpu_seconds / self.seconds:8.0%} "
-            f"{self.cpu_seconds / len(self.latencies) * 1000:9.0f} "
-            f"{self.server_cpu_seconds / len(self.latencies) * 1000:9.0f}"
-        )
-
-
-async def _measure(
-    name: str,
-    n: int,
-    concurrency: int,
-    one: Callable[[int], Awaitable[None]],
-    others: Sequence[psutil.Process] = (),
-    server: psutil.Process | None = None,
-) -> Phase:
-    """Run ``one`` n times, ``concurrency`` at once; memory and CPU are those of this process
-    plus ``others`` (the activity process, when there is one); the server's CPU apart."""
-    procs = [psutil.Process(), *others]
-
-    def server_cpu() -> float:
-        return sum(server.cpu_times()[:2]) if server is not None else 0.0
-
-    def rss() -> int:
-        return sum(p.memory_info().rss for p in procs)
-
-    def cpu() -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in procs)
-
-    peak = rss()
-    sem = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-
-    async def run(i: int) -> None:
-        async with sem:
-            t0 = time.perf_counter()
-            await one(i)
-            latencies.append(time.perf_counter() - t0)
-
-    async def sample() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, rss())
-            await asyncio.sleep(0.05)
-
-    sampler = asyncio.create_task(sample())
-    cpu0, server0 = cpu(), server_cpu()
-    start = time.perf_counter()
-    await asyncio.gather(*(run(i) for i in range(n)))
-    elapsed = time.perf_counter() - start
-    used = cpu() - cpu0
-    sampler.cancel()
-    return Phase(
-        name,
-        latencies,
-        elapsed,
-        peak / 2**20,
-        cpu_seconds=used,
-        server_cpu_seconds=server_cpu() - server0,
-    )
 
 
 async def _seed(crm: SandboxCRM | InMemoryCRM, erp: SandboxERP | InMemoryERP, orders: int) -> None:
@@ -167,42 +79,6 @@ def _order(order_id: str) -> CrmOrder:
     )
 
 
-async def _activities_per_order(client: Client, order_id: str) -> int:
-    handle = client.get_workflow_handle(f"order-{order_id}")
-    history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
-
-
-async def _explain(client: Client, workflow_id: str) -> None:
-    """Print where one order's time went: queue wait and run time of each activity."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    first = history.events[0].event_time.ToDatetime()
-    scheduled: dict[int, tuple[str, float]] = {}
-    started: dict[int, float] = {}
-    print(f"timeline of {workflow_id} (ms from start: activity, waited in queue, ran):")
-    for e in history.events:
-        t = (e.event_time.ToDatetime() - first).total_seconds() * 1000
-        if e.HasField("activity_task_scheduled_event_attributes"):
-            name = e.activity_task_scheduled_event_attributes.activity_type.name
-            scheduled[e.event_id] = (name, t)
-        elif e.HasField("activity_task_started_event_attributes"):
-            started[e.activity_task_started_event_attributes.scheduled_event_id] = t
-        elif e.HasField("activity_task_completed_event_attributes"):
-            sid = e.activity_task_completed_event_attributes.scheduled_event_id
-            name, t0 = scheduled[sid]
-            t1 = started.get(sid, t0)
-            print(f"  {t0:7.0f} {name:26} queue {t1 - t0:6.0f}  run {t - t1:6.0f}")
-        elif e.HasField("workflow_execution_signaled_event_attributes"):
-            print(f"  {t:7.0f} signal {e.workflow_execution_signaled_event_attributes.signal_name}")
-    print(
-        f"  {(history.events[-1].event_time.ToDatetime() - first).total_seconds() * 1000:7.0f} end"
-    )
-    # Each workflow task is a round trip and a history write on the server: the bare workflow of
-    # n activities has n + 1.
-    tasks = sum(1 for e in history.events if e.HasField("workflow_task_completed_event_attributes"))
-    print(f"  {len(history.events)} history events, {tasks} workflow tasks")
-
-
 async def _start_activity_process(settings: Settings, work: Path) -> asyncio.subprocess.Process:
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -228,6 +104,7 @@ async def bench(
     systems: str = "sandbox",
     history: str = "file",
     activity_process: bool = False,
+    rounds: int = 4,
 ) -> list[tuple[int, Phase, Phase]]:
     if activity_process and systems != "sandbox":
         raise SystemExit("--activity-process needs --systems sandbox: memory cannot be shared")
@@ -283,7 +160,6 @@ async def bench(
         for w in workers:
             await w.__aenter__()
         started: dict[str, float] = {}
-        server_proc = psutil.Process(server.pid)
         try:
 
             async def one_order(tag: str, i: int) -> None:
@@ -295,15 +171,12 @@ async def bench(
                     raise RuntimeError(f"{order_id} ended {result.status}: {result.reason}")
 
             await one_order("warm", 0)
-            steps = await _activities_per_order(client, f"B{run_id}-warm-0")
+            steps = await activities_per_run(client, f"order-B{run_id}-warm-0")
+            meter = Meter(others, psutil.Process(server.pid))
             for c in levels:
 
                 async def ours_one(i: int, c: int = c) -> None:
                     await one_order(f"c{c}", i)
-
-                ours = await _measure(
-                    f"order-to-cash c={c}", orders, c, ours_one, others, server_proc
-                )
 
                 async def one_bare(i: int, c: int = c) -> None:
                     await client.execute_workflow(
@@ -313,12 +186,11 @@ async def bench(
                         task_queue=f"{q}-bare",
                     )
 
-                bare = await _measure(
-                    f"bare {steps} activities c={c}", orders, c, one_bare, others, server_proc
-                )
+                names = (f"order-to-cash c={c}", f"bare {steps} activities c={c}")
+                ours, bare = await meter.compare(names, orders, c, ours_one, one_bare, rounds)
                 results.append((c, ours, bare))
                 if explain:
-                    await _explain(client, f"order-B{run_id}-c{c}-{orders // 2}")
+                    await explain_run(client, f"order-B{run_id}-c{c}-{orders // 2}")
         finally:
             for w in reversed(workers):
                 await w.__aexit__(None, None, None)
@@ -360,6 +232,13 @@ def main() -> None:
         help="dev server history in a SQLite file (as the run command keeps it) or in memory",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="ours and the bare workflow take turns in this many rounds per level, so the "
+        "machine's drift falls on both (default 4)",
+    )
+    parser.add_argument(
         "--explain", action="store_true", help="print where one order's time went, per level"
     )
     parser.add_argument(
@@ -379,19 +258,14 @@ def main() -> None:
             args.systems,
             args.history,
             args.activity_process,
+            args.rounds,
         )
     )
-    print(
-        f"{'phase':28} {'n':>5} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'RSS MB':>9} "
-        f"{'to ERP p50/p99':>14} {'CPU':>8} {'CPU ms/wf':>9} {'srv ms/wf':>9}"
-    )
+    print(HEADER)
     for c, ours, bare in results:
         print(ours.row())
         print(bare.row())
-        print(
-            f"  c={c}: ratio ours/bare (throughput) = {ours.per_second / bare.per_second:.2f}; "
-            f"p50 {statistics.median(ours.latencies) * 1000:.0f} ms"
-        )
+        print(ratio_line(c, ours, bare))
     sys.stdout.flush()
 
 

@@ -25,6 +25,7 @@ from domain.orders import OrderPolicy, OrderStatus
 from infra.settings import Settings
 from workflows import search_attributes as sa
 from workflows.order_to_cash.models import (
+    ORDER_TO_CASH_VERSION,
     OrderState,
     OrderToCashInput,
     OrderToCashResult,
@@ -67,6 +68,7 @@ def order_input(
         policy=policy or OrderPolicy(),
         crm_task_queue=settings.crm_task_queue,
         erp_task_queue=settings.erp_task_queue,
+        version=ORDER_TO_CASH_VERSION,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from adapters.ports import CRMPort
 from adapters.sandbox.crm_cases import SandboxCases
@@ -35,7 +35,7 @@ from adapters.sandbox.crm_schema import (
 )
 from adapters.sandbox.crm_timeline import SandboxTimeline, now_utc, order_not_found
 from adapters.sandbox.db import SandboxSystem
-from adapters.sandbox.statements import changed, table_of
+from adapters.sandbox.statements import changed, row_by, table_of
 from domain.errors import InvalidRecord, RecordNotFound
 from domain.models import (
     CrmAccount,
@@ -169,14 +169,14 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
         """
         await self._remote_call()
 
-        async def op(session: AsyncSession) -> dict[str, Any]:
-            row = await session.get(OrderRow, order_id)
+        async def op(conn: AsyncConnection) -> dict[str, Any]:
+            row = (await conn.execute(row_by(OrderRow, "order_id"), {"v": order_id})).first()
             if row is None:
                 raise order_not_found(order_id)
-            lines = await session.scalars(ORDER_LINES, {"o": order_id})
+            lines = await conn.execute(ORDER_LINES, {"o": order_id})
             return order_payload(row, lines)
 
-        raw = await self._db.run(op, write=False)
+        raw = await self._db.run_core(op, write=False)
         try:
             return CrmOrder.model_validate(raw)
         except ValidationError as error:
@@ -192,8 +192,9 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
         """
         await self._remote_call()
 
-        async def op(session: AsyncSession) -> CrmAccount:
-            row = await session.get(AccountRow, account_id)
+        async def op(conn: AsyncConnection) -> CrmAccount:
+            found = await conn.execute(row_by(AccountRow, "account_id"), {"v": account_id})
+            row = found.first()
             if row is None:
                 raise RecordNotFound(
                     f"CRM account {account_id!r} not found",
@@ -212,7 +213,7 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
                 erp_customer_id=row.erp_customer_id,
             )
 
-        return await self._db.run(op, write=False)
+        return await self._db.run_core(op, write=False)
 
     async def link_account(self, account_id: str, erp_customer_id: str) -> None:
         """Store the ERP customer id on the account; idempotent.
@@ -284,19 +285,19 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
         """
         await self._remote_call()
 
-        async def op(session: AsyncSession) -> None:
-            if await session.scalar(STATUS_APPLIED, {"k": update.key}) is not None:
+        async def op(conn: AsyncConnection) -> None:
+            if await conn.scalar(STATUS_APPLIED, {"k": update.key}) is not None:
                 return
             now = now_utc()
             fields: dict[str, object] = {"status": update.status.value, "updated_at": now}
             for name in ("erp_order_number", "invoice_number", "promised_date"):
                 if (value := getattr(update, name)) is not None:
                     fields[name] = value
-            if not await changed(session, SET_ORDER, {"oid": update.order_id, **fields}):
+            if not await changed(conn, SET_ORDER, {"oid": update.order_id, **fields}):
                 raise order_not_found(update.order_id)
             # A concurrent update with the same key fails here on the unique key, and
             # ``Database.run`` re-runs this, which then finds the key applied.
             history = {**update.model_dump(), "status": update.status.value, "recorded_at": now}
-            await session.execute(ADD_HISTORY, history)
+            await conn.execute(ADD_HISTORY, history)
 
-        await self._db.run(op)
+        await self._db.run_core(op)

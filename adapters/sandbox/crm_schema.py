@@ -11,7 +11,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, bindparam, insert, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Row,
+    String,
+    Text,
+    bindparam,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,7 +152,9 @@ class TaskRow(CrmBase):
     created_at: Mapped[datetime]
 
 
-def order_payload(row: OrderRow, lines: Iterable[OrderLineRow]) -> dict[str, Any]:
+def order_payload(
+    row: OrderRow | Row[Any], lines: Iterable[OrderLineRow | Row[Any]]
+) -> dict[str, Any]:
     """An order as plain data, to be validated into ``CrmOrder`` (which may find it unreadable)."""
     return {
         "order_id": row.order_id,
@@ -233,8 +246,5 @@ class CaseHistoryRow(CrmBase):
 STATUS_APPLIED = select(StatusHistoryRow.id).where(StatusHistoryRow.key == bindparam("k"))
 SET_ORDER = sql_update(table_of(OrderRow)).where(table_of(OrderRow).c.order_id == bindparam("oid"))
 ADD_HISTORY = insert(table_of(StatusHistoryRow))
-ORDER_LINES = (
-    select(OrderLineRow)
-    .where(OrderLineRow.order_id == bindparam("o"))
-    .order_by(OrderLineRow.position)
-)
+_LINES = table_of(OrderLineRow)
+ORDER_LINES = select(_LINES).where(_LINES.c.order_id == bindparam("o")).order_by(_LINES.c.position)

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
@@ -298,14 +299,43 @@ class Database:
                 while it holds the write lock stalls this process's other writers.
             write: See ``unit_of_work``.
         """
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+
+        async def attempt() -> T:
+            async with self.unit_of_work(write=write) as uow:
+                result = await operation(uow.session)
+                await uow.commit()
+            return result
+
+        return await self._rerun_on_duplicate(attempt)
+
+    async def run_core(
+        self, operation: Callable[[AsyncConnection], Awaitable[T]], *, write: bool = True
+    ) -> T:
+        """``run`` for an operation that needs only Core statements: it gets a connection in a
+        transaction instead of an ORM session, whose bookkeeping (the session, its transaction,
+        the flush at commit) costs more than the statements of the calls an order makes."""
+
+        async def attempt() -> T:
             try:
-                async with self.unit_of_work(write=write) as uow:
-                    result = await operation(uow.session)
-                    await uow.commit()
-                return result
+                engine = self._writer if write else self.engine
+                async with engine.connect() as conn:
+                    async with conn.begin():
+                        return await operation(conn)
+            except exc.SQLAlchemyError as error:
+                raise translate_error(error, self.system) from error
+            except (OSError, TimeoutError) as error:
+                raise SystemUnavailable(
+                    f"{self.system}: cannot reach the database: {error}", system=self.system
+                ) from error
+
+        return await self._rerun_on_duplicate(attempt)
+
+    async def _rerun_on_duplicate(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        for number in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return await attempt()
             except DuplicateKey as error:
-                if attempt == CONFLICT_ATTEMPTS:
+                if number == CONFLICT_ATTEMPTS:
                     raise InvalidRecord(
                         error.message, problems=error.problems, system=self.system
                     ) from error

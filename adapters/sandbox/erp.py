@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from adapters.ports import ERPPort
 from adapters.sandbox import erp_documents as documents
@@ -46,7 +46,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
-from adapters.sandbox.statements import table_of
+from adapters.sandbox.statements import row_by, table_of
 from domain.models import (
     CreditStatus,
     CustomerData,
@@ -158,8 +158,8 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             InvalidRecord: ``amount`` is not positive.
             IdempotencyConflict: ``reference`` was used for another invoice or amount.
         """
-        return await self._db.run(
-            lambda session: documents.record_payment(session, invoice_number, amount, reference)
+        return await self._db.run_core(
+            lambda conn: documents.record_payment(conn, invoice_number, amount, reference)
         )
 
     async def stock_snapshot(self) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
@@ -270,12 +270,13 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
         """
         await self._remote_call()
 
-        async def op(session: AsyncSession) -> CreditStatus:
-            customer = await session.get(CustomerRow, customer_id)
+        async def op(conn: AsyncConnection) -> CreditStatus:
+            found = await conn.execute(row_by(CustomerRow, "customer_id"), {"v": customer_id})
+            customer = found.first()
             if customer is None:
                 raise not_found("customer", customer_id)
-            invoices = await session.scalars(OPEN_INVOICES, {"c": customer_id})
-            owed = sum((inv.total - inv.amount_paid for inv in invoices), ZERO)
+            invoices = await conn.execute(OPEN_INVOICES, {"c": customer_id})
+            owed = sum((total - paid for total, paid in invoices), ZERO)
             return CreditStatus(
                 customer_id=customer.customer_id,
                 currency=customer.currency,
@@ -284,7 +285,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
                 blocked=customer.blocked,
             )
 
-        return await self._db.run(op, write=False)
+        return await self._db.run_core(op, write=False)
 
     # -- port: products and stock ---------------------------------------------------------------
 
@@ -293,12 +294,12 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
         await self._remote_call()
         wanted = list(dict.fromkeys(skus))
 
-        async def op(session: AsyncSession) -> list[ErpProduct]:
-            rows = await session.scalars(PRODUCTS, {"skus": wanted})
+        async def op(conn: AsyncConnection) -> list[ErpProduct]:
+            rows = await conn.execute(PRODUCTS, {"skus": wanted})
             by_sku = {row.sku: row for row in rows}
             return [product_record(by_sku[sku]) for sku in wanted if sku in by_sku]
 
-        return await self._db.run(op, write=False)
+        return await self._db.run_core(op, write=False)
 
     async def get_stock(self, skus: Sequence[str]) -> list[StockLevel]:
         """Stock of each of ``skus`` per warehouse, products in the order asked, warehouses in
@@ -380,7 +381,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             IdempotencyConflict: The reference was used for another sales order.
         """
         await self._remote_call()
-        return await self._db.run(lambda session: documents.create_invoice(session, request))
+        return await self._db.run_core(lambda conn: documents.create_invoice(conn, request))
 
     async def get_invoice(self, number: str) -> Invoice:
         """An invoice with what has been paid on it.
@@ -390,10 +391,10 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
         """
         await self._remote_call()
 
-        async def op(session: AsyncSession) -> Invoice:
-            row = await session.get(InvoiceRow, number)
+        async def op(conn: AsyncConnection) -> Invoice:
+            row = (await conn.execute(row_by(InvoiceRow, "number"), {"v": number})).first()
             if row is None:
                 raise not_found("invoice", number)
             return invoice_record(row)
 
-        return await self._db.run(op, write=False)
+        return await self._db.run_core(op, write=False)

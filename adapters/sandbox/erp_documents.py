@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_records import (
@@ -36,7 +37,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
-from adapters.sandbox.statements import table_of
+from adapters.sandbox.statements import Executor, row_by, table_of
 from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState, NotShipped
 from domain.models import (
     CrmOrderLine,
@@ -98,10 +99,8 @@ _CONSUME = (
     .where(_RESERVATIONS.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=ReservationStatus.CONSUMED.value)
 )
-_INVOICE_BY_REFERENCE = select(InvoiceRow).where(InvoiceRow.reference == bindparam("ref"))
 _ADD_INVOICE = insert(table_of(InvoiceRow))
 _SET_INVOICE = update(table_of(InvoiceRow)).where(table_of(InvoiceRow).c.number == bindparam("n"))
-_PAYMENT_BY_REFERENCE = select(PaymentRow).where(PaymentRow.reference == bindparam("ref"))
 _ADD_PAYMENT = insert(table_of(PaymentRow))
 
 
@@ -124,7 +123,7 @@ def _line_problems(request: SalesOrderRequest) -> list[str]:
 
 
 async def _same_sales_order(
-    session: AsyncSession, row: SalesOrderRow, request: SalesOrderRequest
+    session: AsyncSession, row: Row[Any], request: SalesOrderRequest
 ) -> bool:
     """Whether ``request`` asks for the order already stored under its reference."""
     stored = await session.scalars(
@@ -236,8 +235,8 @@ async def cancel_sales_order(session: AsyncSession, reference: str) -> SalesOrde
             state=row.status,
             system=SYSTEM,
         )
-    row.status = SalesOrderStatus.CANCELLED.value
-    return sales_order_record(row)
+    await session.execute(_SET_ORDER, {"n": row.number, "status": SalesOrderStatus.CANCELLED.value})
+    return sales_order_record(row).model_copy(update={"status": SalesOrderStatus.CANCELLED})
 
 
 async def ship(session: AsyncSession, number: str) -> SalesOrder:
@@ -286,9 +285,10 @@ async def ship(session: AsyncSession, number: str) -> SalesOrder:
     )
 
 
-async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invoice:
+async def create_invoice(session: Executor, request: InvoiceRequest) -> Invoice:
     """See ``SandboxERP.create_invoice``."""
-    existing = await session.scalar(_INVOICE_BY_REFERENCE, {"ref": request.reference})
+    found = await session.execute(row_by(InvoiceRow, "reference"), {"v": request.reference})
+    existing = found.first()
     if existing is not None:
         if existing.sales_order_number != request.sales_order_number:
             raise IdempotencyConflict(
@@ -342,10 +342,10 @@ async def create_invoice(session: AsyncSession, request: InvoiceRequest) -> Invo
 
 
 async def record_payment(
-    session: AsyncSession, invoice_number: str, amount: Decimal, reference: str
+    session: Executor, invoice_number: str, amount: Decimal, reference: str
 ) -> Invoice:
     """See ``SandboxERP.record_payment``."""
-    existing = await session.scalar(_PAYMENT_BY_REFERENCE, {"ref": reference})
+    existing = (await session.execute(row_by(PaymentRow, "reference"), {"v": reference})).first()
     if existing is not None:
         if existing.invoice_number != invoice_number or existing.amount != amount:
             raise IdempotencyConflict(
@@ -354,7 +354,8 @@ async def record_payment(
                 reference=reference,
                 system=SYSTEM,
             )
-        recorded = await session.get(InvoiceRow, invoice_number)
+        found = await session.execute(row_by(InvoiceRow, "number"), {"v": invoice_number})
+        recorded = found.first()
         if recorded is None:  # pragma: no cover - the foreign key keeps the invoice
             raise not_found("invoice", invoice_number)
         return invoice_record(recorded)
@@ -364,7 +365,8 @@ async def record_payment(
             problems=[f"amount: must be positive, got {amount}"],
             system=SYSTEM,
         )
-    invoice = await session.get(InvoiceRow, invoice_number, with_for_update=True)
+    found = await session.execute(row_by(InvoiceRow, "number", True), {"v": invoice_number})
+    invoice = found.first()
     if invoice is None:
         raise not_found("invoice", invoice_number)
     paid = invoice.amount_paid + amount

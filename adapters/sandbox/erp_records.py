@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, insert, inspect, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_schema import (
@@ -27,7 +27,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
-from adapters.sandbox.statements import table_of
+from adapters.sandbox.statements import Executor, row_by, table_of
 from domain.errors import RecordNotFound
 from domain.models import (
     ErpCustomer,
@@ -49,10 +49,12 @@ FIND_CUSTOMER = [
     select(CustomerRow).where(column == bindparam("v")).order_by(CustomerRow.customer_id).limit(1)
     for column in (CustomerRow.external_ref, CustomerRow.tax_id, func.lower(CustomerRow.email))
 ]
-OPEN_INVOICES = select(InvoiceRow).where(
-    InvoiceRow.customer_id == bindparam("c"), InvoiceRow.status == InvoiceStatus.OPEN.value
+# The reads an order makes select Core rows: the ORM's loading costs more than the query.
+_INVOICES, _PRODUCTS = table_of(InvoiceRow), table_of(ProductRow)
+OPEN_INVOICES = select(_INVOICES.c.total, _INVOICES.c.amount_paid).where(
+    _INVOICES.c.customer_id == bindparam("c"), _INVOICES.c.status == InvoiceStatus.OPEN.value
 )
-PRODUCTS = select(ProductRow).where(ProductRow.sku.in_(bindparam("skus", expanding=True)))
+PRODUCTS = select(_PRODUCTS).where(_PRODUCTS.c.sku.in_(bindparam("skus", expanding=True)))
 
 
 def not_found(kind: str, key: str) -> RecordNotFound:
@@ -74,7 +76,7 @@ def customer_record(row: CustomerRow) -> ErpCustomer:
     )
 
 
-def product_record(row: ProductRow) -> ErpProduct:
+def product_record(row: ProductRow | Row[Any]) -> ErpProduct:
     """The port's view of a product row."""
     return ErpProduct(
         sku=row.sku,
@@ -87,7 +89,7 @@ def product_record(row: ProductRow) -> ErpProduct:
     )
 
 
-def sales_order_record(row: SalesOrderRow) -> SalesOrder:
+def sales_order_record(row: SalesOrderRow | Row[Any]) -> SalesOrder:
     """The port's view of a sales order row."""
     return SalesOrder(
         number=row.number,
@@ -103,7 +105,7 @@ def sales_order_record(row: SalesOrderRow) -> SalesOrder:
     )
 
 
-def invoice_record(row: InvoiceRow) -> Invoice:
+def invoice_record(row: InvoiceRow | Row[Any]) -> Invoice:
     """The port's view of an invoice row."""
     return Invoice(
         number=row.number,
@@ -152,14 +154,18 @@ async def reservation_by_reference(
 
 
 async def sales_order_by(
-    session: AsyncSession, *, number: str | None = None, reference: str | None = None, lock: bool
-) -> SalesOrderRow | None:
-    """The sales order with the given number or reference, locked for update when asked."""
+    session: Executor, *, number: str | None = None, reference: str | None = None, lock: bool
+) -> Row[Any] | None:
+    """The sales order row with the given number or reference, locked for update when asked.
+
+    A Core row, read only: changes go through Core UPDATEs.
+    """
     if (number is None) == (reference is None):
         raise ValueError("sales_order_by needs a number or a reference")
     column, value = ("number", number) if number is not None else ("reference", reference)
-    row = await session.scalar(_by(SalesOrderRow, column, lock), {"v": value})
-    return cast(SalesOrderRow | None, row)
+    found = await session.execute(row_by(SalesOrderRow, column, lock), {"v": value})
+    row: Row[Any] | None = found.first()
+    return row
 
 
 async def lock_stock(session: AsyncSession, skus: Iterable[str]) -> dict[tuple[str, str], StockRow]:
@@ -200,7 +206,7 @@ async def warehouses_in_order(session: AsyncSession) -> list[WarehouseRow]:
 
 
 async def next_number(
-    session: AsyncSession,
+    session: Executor,
     name: str,
     prefix: str,
     taken: type[ErpBase],

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_records import (
@@ -27,7 +28,6 @@ from adapters.sandbox.erp_schema import (
     ReturnAuthorizationLineRow,
     ReturnAuthorizationRow,
     SalesOrderLineRow,
-    SalesOrderRow,
 )
 from domain.errors import IdempotencyConflict, InvalidRecord, InvalidState
 from domain.models import InvoiceStatus, SalesOrderStatus
@@ -153,7 +153,7 @@ async def check_quantities(
     return {line_no: line.sku for line_no, line in lines.items()}
 
 
-async def returnable_order(session: AsyncSession, order: SalesOrderRow) -> ReturnableOrder:
+async def returnable_order(session: AsyncSession, order: Row[Any]) -> ReturnableOrder:
     """What shipped on ``order``, its prices and what came back of it so far."""
     lines = list(
         await session.scalars(

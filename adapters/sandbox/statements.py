@@ -10,11 +10,14 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, insert, select
+from sqlalchemy import CursorResult, Executable, Select, Table, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-__all__ = ["changed", "insert_once", "table_of"]
+Executor = AsyncSession | AsyncConnection
+"""What runs Core statements: an ORM session (``Database.run``) or a connection (``run_core``)."""
+
+__all__ = ["Executor", "changed", "insert_once", "row_by", "table_of"]
 
 
 def table_of(model: type[Any]) -> Table:
@@ -22,8 +25,21 @@ def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
+@functools.cache
+def row_by(model: type[Any], column: str, lock: bool = False) -> Select[Any]:
+    """A Core SELECT of ``model``'s table row whose ``column`` equals the parameter ``v``,
+    ``FOR UPDATE`` when ``lock`` (PostgreSQL; a SQLite writer holds the database's lock).
+
+    Reads that only look at a row take it as a Core row (attribute access by column name, the
+    same column types) instead of an ORM object: no identity map, no instance to build.
+    """
+    table = table_of(model)
+    query = select(table).where(table.c[column] == bindparam("v"))
+    return query.with_for_update() if lock else query
+
+
 async def changed(
-    session: AsyncSession, statement: Executable, parameters: dict[str, Any] | None = None
+    session: Executor, statement: Executable, parameters: dict[str, Any] | None = None
 ) -> int:
     """Execute an UPDATE or DELETE; how many rows it matched."""
     result = await session.execute(statement, parameters)
@@ -31,7 +47,7 @@ async def changed(
 
 
 async def insert_once(
-    session: AsyncSession,
+    session: Executor,
     model: type[Any],
     values: dict[str, Any],
     key: str,
@@ -47,7 +63,8 @@ async def insert_once(
         existing row). On PostgreSQL a concurrent insert of the same key that has not committed
         yet is waited for, so the answer is final and no ``DuplicateKey`` re-run is needed.
     """
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    dialect = bind.dialect.name
     statement = _insert_once(dialect, table_of(model), key, returning)
     if dialect not in ("sqlite", "postgresql"):
         # Other databases: look first; a concurrent duplicate still fails on the unique

@@ -30,6 +30,7 @@ from tests.workflows.conftest import POLICY
 from workflows.approval_chain.models import DecideInput
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
+    ORDER_TO_CASH_VERSION,
     CancelInput,
     OrderToCashInput,
     PaymentNotice,
@@ -79,7 +80,12 @@ async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMe
     """Approval, shipment, invoice, two reminders, two partial payments, closed."""
     handle = await client.start_workflow(
         OrderToCashWorkflow.run,
-        OrderToCashInput(order_id="R1", crm_task_queue=f"{q}-crm", erp_task_queue=f"{q}-erp"),
+        OrderToCashInput(
+            order_id="R1",
+            crm_task_queue=f"{q}-crm",
+            erp_task_queue=f"{q}-erp",
+            version=ORDER_TO_CASH_VERSION,
+        ),
         id="order-R1",
         task_queue=q,
     )
@@ -105,14 +111,19 @@ async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMe
     await erp.record_payment(state.invoice_number, Decimal("500"), "p2")
     await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
     await handle.result()
-    await _save(handle, "order_completed_with_dunning")
+    await _save(handle, f"order_v{ORDER_TO_CASH_VERSION}_completed_with_dunning")
 
 
 async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
     """Reserved across two warehouses, waiting for approval, cancelled: compensations run."""
     handle = await client.start_workflow(
         OrderToCashWorkflow.run,
-        OrderToCashInput(order_id="R2", crm_task_queue=f"{q}-crm", erp_task_queue=f"{q}-erp"),
+        OrderToCashInput(
+            order_id="R2",
+            crm_task_queue=f"{q}-crm",
+            erp_task_queue=f"{q}-erp",
+            version=ORDER_TO_CASH_VERSION,
+        ),
         id="order-R2",
         task_queue=q,
     )
@@ -130,7 +141,7 @@ async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     await handle.result()
-    await _save(handle, "order_cancelled_after_reservation")
+    await _save(handle, f"order_v{ORDER_TO_CASH_VERSION}_cancelled_after_reservation")
 
 
 async def main() -> None:

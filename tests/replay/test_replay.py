@@ -20,8 +20,10 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 def test_histories_are_committed() -> None:
     names = {p.stem for p in HISTORIES}
     assert {
-        "order_completed_with_dunning",
+        "order_completed_with_dunning",  # version 1
         "order_cancelled_after_reservation",
+        "order_v2_completed_with_dunning",
+        "order_v2_cancelled_after_reservation",
         "approval_chain_reminded_approved",
         "return_resolved_partly_scrapped",
     } <= names

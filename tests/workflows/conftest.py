@@ -58,6 +58,7 @@ from tests.temporal_envs import time_skipping
 from workflows.approval_chain.models import ChainState, chain_id
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
+    ORDER_TO_CASH_VERSION,
     OrderState,
     OrderToCashInput,
     OrderToCashResult,
@@ -157,8 +158,9 @@ async def seed(crm: InMemoryCRM, erp: InMemoryERP) -> None:
 class O2C:
     """One test's world: fresh fakes, its own task queues and running workers."""
 
-    def __init__(self, env: WorkflowEnvironment) -> None:
+    def __init__(self, env: WorkflowEnvironment, version: int = ORDER_TO_CASH_VERSION) -> None:
         self.env = env
+        self.version = version  # of the process the orders start with
         self.crm = InMemoryCRM()
         self.erp = InMemoryERP()
         self.queue = f"o2c-{uuid.uuid4().hex}"
@@ -214,6 +216,7 @@ class O2C:
                 policy=policy or OrderPolicy(),
                 crm_task_queue=f"{self.queue}-crm",
                 erp_task_queue=f"{self.queue}-erp",
+                version=self.version,
             ),
             id=workflow_id(order_id),
             task_queue=self.queue,
@@ -304,10 +307,14 @@ async def update_events(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture
-async def o2c(env: WorkflowEnvironment) -> AsyncIterator[O2C]:
-    """A fresh world with the workflow worker and the CRM and ERP activity workers running."""
-    world = O2C(env)
+@pytest.fixture(params=[ORDER_TO_CASH_VERSION, 1], ids=lambda v: f"v{v}")
+async def o2c(env: WorkflowEnvironment, request: pytest.FixtureRequest) -> AsyncIterator[O2C]:
+    """A fresh world with the workflow worker and the CRM and ERP activity workers running.
+
+    Every test runs twice: with the process new orders follow, and with version 1, which runs
+    recorded before versions existed still follow.
+    """
+    world = O2C(env, version=request.param)
     await seed(world.crm, world.erp)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(

@@ -2,7 +2,7 @@
 
 The workflow test runs a whole order (reserved, shipped, paid) on the time-skipping server with
 the fakes, through a client made with ``tracing_interceptors`` and workers built from that
-client, under the same sandbox configuration as ``worker.py``'s ``WORKFLOW_RUNNER``.
+client, under the sandbox ``worker.py`` gives that client (``workflow_runner``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
 from activities.crm import CrmActivities
@@ -32,14 +31,16 @@ from infra.settings import Settings
 from infra.temporal import connect
 from infra.tracing import shutdown_tracing, tracing_interceptors
 from tests.workflows.conftest import O2C, POLICY, seed
+from worker import workflow_runner
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
-from workflows.order_to_cash.models import OrderToCashInput, PaymentNotice, workflow_id
+from workflows.order_to_cash.models import (
+    ORDER_TO_CASH_VERSION,
+    OrderToCashInput,
+    PaymentNotice,
+    workflow_id,
+)
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
-# worker.py's WORKFLOW_RUNNER, exactly: the tracing interceptor needs nothing more.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
-)
 UNREACHABLE = "http://127.0.0.1:9/v1/traces"  # nothing is ever sent there in these tests
 
 
@@ -95,7 +96,7 @@ async def test_one_trace_follows_an_order_from_start_to_its_activities(
                 client,
                 task_queue=world.queue,
                 workflows=[OrderToCashWorkflow, ApprovalChainWorkflow],
-                workflow_runner=WORKFLOW_RUNNER,
+                workflow_runner=workflow_runner(client),
             ),
             Worker(
                 client,
@@ -120,6 +121,7 @@ async def test_one_trace_follows_an_order_from_start_to_its_activities(
                 policy=OrderPolicy(),
                 crm_task_queue=f"{world.queue}-crm",
                 erp_task_queue=f"{world.queue}-erp",
+                version=ORDER_TO_CASH_VERSION,
             ),
             id=workflow_id(order_id),
             task_queue=world.queue,

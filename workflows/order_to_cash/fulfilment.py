@@ -37,7 +37,7 @@ class Fulfilment(OrderBase):
         """
         s = self._s
         ref = f"{self._key}/sales-order"
-        direct = workflow.patched("invoice-on-shipment-notice")
+        direct = self._patched("invoice-on-shipment-notice")
         # A notice that came before the sales order existed (a fast warehouse, a webhook racing
         # the workflow) still counts: check the ERP at once instead of at the next poll.
         seen = 0
@@ -147,7 +147,7 @@ class Fulfilment(OrderBase):
                 lambda seen=seen: self._payment_nudges != seen, wake - now, "payment check"
             )
             await self._maybe_continue_as_new()
-        if workflow.patched("crm-outbox-batches"):
+        if self._patched("crm-outbox-batches"):
             # Closed goes with any change still queued, in one call.
             self._crm_later(CrmOrderStatus.CLOSED, "closed")
             await self._crm_drain()

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_to_cash.base import OrderStopped, failure_of
     from workflows.order_to_cash.intake import Intake
     from workflows.order_to_cash.models import (
+        ORDER_TO_CASH_VERSION,
         CancelInput,
         CancelResult,
         CompensationKind,
@@ -65,6 +66,13 @@ class OrderToCashWorkflow(Approval, Intake):
 
     @workflow.run
     async def run(self, input: OrderToCashInput) -> OrderToCashResult:
+        if input.version > ORDER_TO_CASH_VERSION:
+            # Started by newer code: failing the workflow task (not the run) leaves the run for a
+            # worker that knows this version, instead of running it the wrong way.
+            raise RuntimeError(
+                f"order-to-cash version {input.version} is newer than this worker's "
+                f"{ORDER_TO_CASH_VERSION}: a newer worker must run it"
+            )
         if self._s.received_at is None:
             self._s.received_at = workflow.now()
             # Counted on a first start only: a run continued from one that began before this
@@ -149,11 +157,9 @@ class OrderToCashWorkflow(Approval, Intake):
             )
         totals = order_totals(order)
         s.total = totals.total
-        workflow.upsert_search_attributes(
-            [
-                sa.CUSTOMER_ID.value_set(order.account_id or ""),
-                sa.ORDER_TOTAL.value_set(float(totals.total)),
-            ]
+        self._index(
+            sa.CUSTOMER_ID.value_set(order.account_id or ""),
+            sa.ORDER_TOTAL.value_set(float(totals.total)),
         )
         self._set(
             OrderStatus.VALIDATED, f"{len(order.lines)} lines, {totals.total} {totals.currency}"
@@ -231,7 +237,7 @@ class OrderToCashWorkflow(Approval, Intake):
         s.erp_order_number, s.promised_date = so.number, so.promised_date
         if s.received_at is not None:
             metrics.crm_to_erp(workflow.now() - s.received_at)
-        workflow.upsert_search_attributes([sa.ERP_ORDER_NUMBER.value_set(so.number)])
+        self._index(sa.ERP_ORDER_NUMBER.value_set(so.number))
         self._event("erp-order", f"{so.number}, promised {so.promised_date}")
         self._crm_later(
             CrmOrderStatus.CONFIRMED,

@@ -1,0 +1,110 @@
+"""Process versions (``OrderToCashInput.version``): what each writes to history and visibility.
+
+Version 2 writes no patch markers and three search attribute upserts for an order that goes
+straight through; version 1 (runs recorded before versions existed) keeps its markers and its
+upserts one by one, so its histories replay. A version newer than the worker is left for a newer
+worker instead of being run the wrong way.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+
+from domain.orders import OrderStatus
+from tests.workflows.conftest import LINKED_ACCOUNT, O2C
+from workflows import search_attributes as sa
+from workflows.order_to_cash.models import (
+    ORDER_TO_CASH_VERSION,
+    OrderToCashInput,
+    PaymentNotice,
+    workflow_id,
+)
+from workflows.order_to_cash.workflow import OrderToCashWorkflow
+
+
+async def test_search_attributes_and_their_writes(o2c: O2C) -> None:
+    order_id = await o2c.order([("P1", 2, 100)])
+    handle = await o2c.start(order_id)
+    await o2c.wait_for(handle, OrderStatus.AWAITING_SHIPMENT)
+    await o2c.ship(handle)
+    state = await o2c.wait_for(handle, OrderStatus.AWAITING_PAYMENT)
+    assert state.invoice_number is not None
+    invoice = await o2c.erp.get_invoice(state.invoice_number)
+    await o2c.erp.record_payment(invoice.number, invoice.total, f"pay-{order_id}")
+    await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice(amount=invoice.total))
+    result = await handle.result()
+    assert result.status is OrderStatus.COMPLETED
+
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(sa.CUSTOMER_ID) == LINKED_ACCOUNT
+    assert found.get(sa.ORDER_TOTAL) == 200.0
+    assert found.get(sa.ERP_ORDER_NUMBER) == result.erp_order_number
+    assert found.get(sa.ORDER_STATUS) == OrderStatus.COMPLETED.value
+
+    history = await handle.fetch_history()
+    markers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    upserts = [
+        sorted(
+            e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        )
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    if o2c.version >= 2:
+        assert markers == []
+        assert upserts == [
+            ["CustomerId", "ErpOrderNumber", "OrderStatus", "OrderTotal"],
+            ["OrderStatus"],
+            ["OrderStatus"],
+        ]
+    else:
+        assert len(markers) == 2  # the two patches of version 1
+        assert upserts == [
+            ["CustomerId", "OrderTotal"],
+            ["TemporalChangeVersion"],
+            ["ErpOrderNumber"],
+            ["OrderStatus"],
+            ["TemporalChangeVersion"],
+            ["OrderStatus"],
+            ["OrderStatus"],
+        ]
+
+
+async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(o2c: O2C) -> None:
+    order_id = await o2c.order([("P1", 1, 100)])
+    handle = await o2c.env.client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderToCashInput(
+            order_id=order_id,
+            crm_task_queue=f"{o2c.queue}-crm",
+            erp_task_queue=f"{o2c.queue}-erp",
+            version=ORDER_TO_CASH_VERSION + 1,
+        ),
+        id=workflow_id(order_id),
+        task_queue=o2c.queue,
+    )
+    o2c.handles.append(handle)
+    failures: list[str] = []
+    for _ in range(30):
+        history = await handle.fetch_history()
+        failures = [
+            e.workflow_task_failed_event_attributes.failure.message
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+        if failures:
+            break
+        await o2c.env.sleep(timedelta(seconds=1))
+    assert failures and "newer than this worker's" in failures[0]
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    # Nothing was done for it: no CRM status, no ERP document.
+    assert await o2c.crm_statuses(order_id) == []
+    assert await o2c.erp.count_documents(f"order-{order_id}/") == {
+        "reservations": 0,
+        "sales_orders": 0,
+        "invoices": 0,
+        "payments": 0,
+    }
