@@ -63,7 +63,7 @@ def workflow_runner(client: Client) -> SandboxedWorkflowRunner:
     """The sandbox for ``client``'s converter: the context-free one when the converter allows it
     (``infra/runner.py``), else the SDK's own."""
     if context_free(client.data_converter):
-        return ContextFreeSandboxRunner(client.data_converter, SANDBOX_RESTRICTIONS)
+        return ContextFreeSandboxRunner.for_converter(client.data_converter, SANDBOX_RESTRICTIONS)
     return SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
 
 

@@ -248,6 +248,8 @@ def main() -> None:
         "second process (as deployed: workers per queue), the workflow worker in this one",
     )
     args = parser.parse_args()
+    if not 1 <= args.rounds <= args.orders:
+        parser.error("--rounds must be between 1 and --orders")
     results = asyncio.run(
         bench(
             args.orders,

@@ -61,14 +61,25 @@ def order_input(
     requested_by: str | None = None,
     policy: OrderPolicy | None = None,
 ) -> OrderToCashInput:
-    """The workflow input for a CRM order, with the task queues of these settings."""
+    """The workflow input for a CRM order, with the task queues and process version of these
+    settings.
+
+    Raises:
+        ValueError: ``settings.order_process_version`` is newer than this code knows.
+    """
+    version = settings.order_process_version or ORDER_TO_CASH_VERSION
+    if version > ORDER_TO_CASH_VERSION:
+        raise ValueError(
+            f"PEYVAND_ORDER_PROCESS_VERSION={version}, but this code knows versions up to "
+            f"{ORDER_TO_CASH_VERSION}"
+        )
     return OrderToCashInput(
         order_id=order_id,
         requested_by=requested_by,
         policy=policy or OrderPolicy(),
         crm_task_queue=settings.crm_task_queue,
         erp_task_queue=settings.erp_task_queue,
-        version=ORDER_TO_CASH_VERSION,
+        version=version,
     )
 
 

@@ -10,12 +10,15 @@ that uses them, a payload converter, codec or failure converter implementing
 optionally the AES codec of ``infra/codec.py``) uses neither, so this runner answers both
 questions outside the sandbox, with what the converter provably does not care about.
 
-It refuses to be built for a converter that does care, so adding a context-aware codec later
-fails at start-up instead of silently losing its context. Workflow code still runs in the
-sandbox, with all its restrictions.
+``ContextFreeSandboxRunner.for_converter`` refuses a converter that does care, so adding a
+context-aware codec later fails at start-up instead of silently losing its context. Workflow code
+still runs in the sandbox, with all its restrictions; the SDK's debug mode (``TEMPORAL_DEBUG``),
+which copies the runner with other restrictions, keeps working.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import temporalio.converter
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
@@ -23,6 +26,7 @@ from temporalio.bridge.proto.workflow_completion import WorkflowActivationComple
 from temporalio.converter import (
     ActivitySerializationContext,
     DataConverter,
+    NexusSerializationContext,
     StorageDriverStoreContext,
     WorkflowSerializationContext,
 )
@@ -32,7 +36,8 @@ from temporalio.workflow import Info
 
 __all__ = ["ContextFreeSandboxRunner", "context_free"]
 
-# Two contexts unlike any real one: a converter that returns itself for both ignores contexts.
+# One context of each kind, unlike any real one: a converter that returns itself for all of them
+# ignores contexts (components that take one return a new instance, by the SDK's contract).
 _PROBES: tuple[temporalio.converter.SerializationContext, ...] = (
     WorkflowSerializationContext(namespace="probe", workflow_id="probe"),
     ActivitySerializationContext(
@@ -44,6 +49,7 @@ _PROBES: tuple[temporalio.converter.SerializationContext, ...] = (
         is_local=False,
         activity_id="probe",
     ),
+    NexusSerializationContext(endpoint="probe", service="probe", operation="probe"),
 )
 
 
@@ -89,24 +95,29 @@ class _Instance(WorkflowInstance):
         return self._inner.get_thread_id()
 
 
+@dataclass(frozen=True)
 class ContextFreeSandboxRunner(SandboxedWorkflowRunner):
     """``SandboxedWorkflowRunner`` for a worker whose data converter ignores contexts.
 
-    Args:
-        converter: The worker's data converter (its client's).
-        restrictions: The sandbox's restrictions, as for ``SandboxedWorkflowRunner``.
-
-    Raises:
-        ValueError: ``converter`` takes serialization contexts or stores payloads externally.
+    Build it with ``for_converter``, which checks the converter; its fields are the SDK
+    runner's, so the SDK can copy it like its own.
     """
 
-    def __init__(self, converter: DataConverter, restrictions: SandboxRestrictions) -> None:
+    @classmethod
+    def for_converter(
+        cls, converter: DataConverter, restrictions: SandboxRestrictions
+    ) -> ContextFreeSandboxRunner:
+        """The runner for a worker with ``converter`` (its client's).
+
+        Raises:
+            ValueError: ``converter`` takes serialization contexts or stores payloads externally.
+        """
         if not context_free(converter):
             raise ValueError(
                 "the data converter uses serialization contexts or external storage: "
                 "use SandboxedWorkflowRunner, which asks the workflow for them"
             )
-        super().__init__(restrictions=restrictions)
+        return cls(restrictions=restrictions)
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         return _Instance(super().create_instance(det), det.info)

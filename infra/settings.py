@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     crm: QueueSettings = Field(default_factory=QueueSettings)
     erp: QueueSettings = Field(default_factory=QueueSettings)
 
+    # The order-to-cash process version new orders start with; default: the newest this code
+    # knows. Pin it to the old one while a rolling upgrade still has older workers running
+    # (docs/deployment.md): an older worker must never run a newer version.
+    order_process_version: int | None = Field(default=None, ge=1)
+
     # Sandbox systems (the embedded default)
     data_dir: Path = ROOT / "data"
     crm_database_url: str | None = None

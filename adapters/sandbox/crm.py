@@ -296,7 +296,7 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
             if not await changed(conn, SET_ORDER, {"oid": update.order_id, **fields}):
                 raise order_not_found(update.order_id)
             # A concurrent update with the same key fails here on the unique key, and
-            # ``Database.run`` re-runs this, which then finds the key applied.
+            # ``Database.run_core`` re-runs this, which then finds the key applied.
             history = {**update.model_dump(), "status": update.status.value, "recorded_at": now}
             await conn.execute(ADD_HISTORY, history)
 

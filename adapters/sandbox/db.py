@@ -311,9 +311,18 @@ class Database:
     async def run_core(
         self, operation: Callable[[AsyncConnection], Awaitable[T]], *, write: bool = True
     ) -> T:
-        """``run`` for an operation that needs only Core statements: it gets a connection in a
-        transaction instead of an ORM session, whose bookkeeping (the session, its transaction,
-        the flush at commit) costs more than the statements of the calls an order makes."""
+        """``run`` for an operation that needs only Core statements.
+
+        It gets a connection in a transaction instead of an ORM session, whose bookkeeping (the
+        session, its transaction, the flush at commit) costs more than the statements of the
+        calls an order makes. Re-run on a duplicate key, rollback unless it returns, and error
+        translation are those of ``run``.
+
+        Args:
+            operation: Does the work with the connection; must not commit itself, and must await
+                nothing but the connection (see ``run``: a SQLite writer holds the write lock).
+            write: See ``unit_of_work``.
+        """
 
         async def attempt() -> T:
             try:

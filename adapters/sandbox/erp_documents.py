@@ -307,6 +307,12 @@ async def create_invoice(session: Executor, request: InvoiceRequest) -> Invoice:
     order = await sales_order_by(session, number=request.sales_order_number, lock=True)
     if order is None:
         raise not_found("sales_order", request.sales_order_number)
+    if order.status == SalesOrderStatus.INVOICED.value:
+        # A concurrent call with the same reference may have invoiced it while this one waited
+        # for the order's lock (PostgreSQL): its invoice is the answer, not a refusal.
+        found = await session.execute(row_by(InvoiceRow, "reference"), {"v": request.reference})
+        if (winner := found.first()) is not None:
+            return invoice_record(winner)
     if order.status != SalesOrderStatus.SHIPPED.value:
         not_yet = order.status == SalesOrderStatus.OPEN.value
         raise (NotShipped if not_yet else InvalidState)(
@@ -333,7 +339,7 @@ async def create_invoice(session: Executor, request: InvoiceRequest) -> Invoice:
         status=InvoiceStatus.PAID if order.total <= ZERO else InvoiceStatus.OPEN,
     )
     # A concurrent invoice with the same reference fails here on the unique key, and
-    # ``Database.run`` re-runs this, which then finds the winner's invoice.
+    # ``Database.run_core`` re-runs this, which then finds the winner's invoice.
     await session.execute(_ADD_INVOICE, {**invoice.model_dump(), "status": invoice.status.value})
     await session.execute(
         _SET_ORDER, {"n": order.number, "status": SalesOrderStatus.INVOICED.value}
@@ -375,7 +381,7 @@ async def record_payment(
         _SET_INVOICE, {"n": invoice_number, "amount_paid": paid, "status": status.value}
     )
     # A concurrent payment with the same reference fails here on the unique key, and
-    # ``Database.run`` re-runs this, which then finds the payment recorded.
+    # ``Database.run_core`` re-runs this, which then finds the payment recorded.
     await session.execute(
         _ADD_PAYMENT,
         {

@@ -5,6 +5,7 @@ The last section covers what only the sandbox (a real database) can show.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import date, timedelta
@@ -689,3 +690,23 @@ async def test_sandbox_stores_decimals_as_text_on_sqlite(make_db_url: DbFactory)
     finally:
         await engine.dispose()
     assert tuple(stored) == ("0.30000000000000000001", "text")
+
+
+async def test_concurrent_invoices_under_one_reference_give_the_same_invoice(
+    stocked_erp: Any,
+) -> None:
+    # Retried activities racing each other: on PostgreSQL the losers wait for the winner's lock
+    # on the sales order and must then answer with its invoice, not refuse the order as invoiced.
+    order = await shipped_order(stocked_erp, "ord-race")
+    request = InvoiceRequest(
+        reference="ord-race-inv", sales_order_number=order.number, invoice_date=ORDER_DATE
+    )
+    invoices = await asyncio.gather(*(stocked_erp.create_invoice(request) for _ in range(5)))
+
+    assert len({invoice.number for invoice in invoices}) == 1
+    assert await stocked_erp.count_documents("ord-race") == {
+        "reservations": 2,
+        "sales_orders": 1,
+        "invoices": 1,
+        "payments": 0,
+    }

@@ -33,6 +33,7 @@ NOT_IN_COMPOSE = {
     "temporal_tls_key": "mTLS to a remote cluster or Temporal Cloud (docs/deployment.md)",
     "temporal_api_key": "Temporal Cloud API keys (docs/deployment.md)",
     "sandbox_latency_ms": "a benchmark knob that slows the sandbox down; 0 in a deployment",
+    "order_process_version": "pinned only during a rolling upgrade (docs/deployment.md)",
     "dev_server_port": "embedded dev server only",
     "dev_server_ui_port": "embedded dev server only",
     "codec_key_file": "the alternative to PEYVAND_CODEC_KEYS, which .env provides",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -307,14 +307,10 @@ async def update_events(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(params=[ORDER_TO_CASH_VERSION, 1], ids=lambda v: f"v{v}")
-async def o2c(env: WorkflowEnvironment, request: pytest.FixtureRequest) -> AsyncIterator[O2C]:
-    """A fresh world with the workflow worker and the CRM and ERP activity workers running.
-
-    Every test runs twice: with the process new orders follow, and with version 1, which runs
-    recorded before versions existed still follow.
-    """
-    world = O2C(env, version=request.param)
+@asynccontextmanager
+async def running_world(env: WorkflowEnvironment, version: int) -> AsyncIterator[O2C]:
+    """A fresh world whose orders start with ``version``, its three workers running."""
+    world = O2C(env, version=version)
     await seed(world.crm, world.erp)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
@@ -345,3 +341,21 @@ async def o2c(env: WorkflowEnvironment, request: pytest.FixtureRequest) -> Async
             yield world
         finally:
             await world.cleanup()
+
+
+@pytest.fixture(params=[ORDER_TO_CASH_VERSION, 1], ids=lambda v: f"v{v}")
+async def o2c(env: WorkflowEnvironment, request: pytest.FixtureRequest) -> AsyncIterator[O2C]:
+    """A fresh world with the workflow worker and the CRM and ERP activity workers running.
+
+    Every test runs twice: with the process new orders follow, and with version 1, which runs
+    recorded before versions existed still follow.
+    """
+    async with running_world(env, request.param) as world:
+        yield world
+
+
+@pytest.fixture
+async def o2c_latest(env: WorkflowEnvironment) -> AsyncIterator[O2C]:
+    """The world of ``o2c`` with the newest process version only."""
+    async with running_world(env, ORDER_TO_CASH_VERSION) as world:
+        yield world

@@ -54,7 +54,7 @@ def test_a_context_aware_codec_is_refused() -> None:
     aware = dataclasses.replace(pydantic_data_converter, payload_codec=_ContextCodec())
     assert not context_free(aware)
     with pytest.raises(ValueError, match="serialization contexts"):
-        ContextFreeSandboxRunner(aware, SANDBOX_RESTRICTIONS)
+        ContextFreeSandboxRunner.for_converter(aware, SANDBOX_RESTRICTIONS)
     # The worker then falls back to the SDK's sandbox, which asks the workflow for contexts.
     runner = workflow_runner(SimpleNamespace(data_converter=aware))  # type: ignore[arg-type]
     assert type(runner) is SandboxedWorkflowRunner
@@ -63,6 +63,15 @@ def test_a_context_aware_codec_is_refused() -> None:
 def test_the_worker_takes_the_context_free_runner_for_its_converter() -> None:
     client: Any = SimpleNamespace(data_converter=data_converter(RING))
     assert isinstance(workflow_runner(client), ContextFreeSandboxRunner)
+
+
+def test_the_sdk_debug_mode_can_copy_the_runner() -> None:
+    # With TEMPORAL_DEBUG the SDK copies the runner with other restrictions.
+    runner = ContextFreeSandboxRunner.for_converter(pydantic_data_converter, SANDBOX_RESTRICTIONS)
+    everything = SANDBOX_RESTRICTIONS.with_passthrough_all_modules()
+    copy = dataclasses.replace(runner, restrictions=everything)
+    assert type(copy) is ContextFreeSandboxRunner
+    assert copy.restrictions is not runner.restrictions
 
 
 @activity.defn(name="runner_test_shout")
@@ -102,7 +111,7 @@ async def test_a_workflow_runs_sandboxed_and_every_payload_is_encrypted() -> Non
             workflows=[_Echo],
             activities=[shout],
             # This module comes in as it is (pytest and all); the call restrictions still apply.
-            workflow_runner=ContextFreeSandboxRunner(
+            workflow_runner=ContextFreeSandboxRunner.for_converter(
                 converter, SANDBOX_RESTRICTIONS.with_passthrough_modules(__name__)
             ),
         ):

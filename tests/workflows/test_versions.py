@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.orders import OrderStatus
-from tests.workflows.conftest import LINKED_ACCOUNT, O2C
+from domain.orders import ApprovalRules, OrderPolicy, OrderStatus
+from tests.workflows.conftest import LINKED_ACCOUNT, NEW_ACCOUNT, O2C
 from workflows import search_attributes as sa
 from workflows.order_to_cash.models import (
     ORDER_TO_CASH_VERSION,
@@ -73,16 +74,34 @@ async def test_search_attributes_and_their_writes(o2c: O2C) -> None:
         ]
 
 
-async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(o2c: O2C) -> None:
-    order_id = await o2c.order([("P1", 1, 100)])
+async def test_a_rejected_order_is_found_by_its_customer(o2c: O2C) -> None:
+    # A new account has no credit line, and this policy refuses instead of asking for approval.
+    order_id = await o2c.order([("P1", 2, 100)], account_id=NEW_ACCOUNT)
+    policy = OrderPolicy(approval=ApprovalRules(approve_credit_excess=False))
+    result = await (handle := await o2c.start(order_id, policy=policy)).result()
+    assert result.status is OrderStatus.REJECTED
+
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(sa.CUSTOMER_ID) == NEW_ACCOUNT
+    assert found.get(sa.ORDER_TOTAL) == 200.0
+    assert found.get(sa.ORDER_STATUS) == OrderStatus.REJECTED.value
+
+
+def _messages(failure: Failure) -> str:
+    """A failure's message with those of its causes."""
+    text = failure.message
+    while failure.HasField("cause"):
+        failure = failure.cause
+        text += f" <- {failure.message}"
+    return text
+
+
+async def _task_failures(o2c: O2C, input: dict[str, object]) -> tuple[str, list[str]]:
+    """Start an order with a raw ``input``; the messages of its failed workflow tasks."""
+    order_id = str(input["order_id"])
     handle = await o2c.env.client.start_workflow(
-        OrderToCashWorkflow.run,
-        OrderToCashInput(
-            order_id=order_id,
-            crm_task_queue=f"{o2c.queue}-crm",
-            erp_task_queue=f"{o2c.queue}-erp",
-            version=ORDER_TO_CASH_VERSION + 1,
-        ),
+        "OrderToCashWorkflow",
+        input,
         id=workflow_id(order_id),
         task_queue=o2c.queue,
     )
@@ -91,14 +110,13 @@ async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(o2c: O
     for _ in range(30):
         history = await handle.fetch_history()
         failures = [
-            e.workflow_task_failed_event_attributes.failure.message
+            _messages(e.workflow_task_failed_event_attributes.failure)
             for e in history.events
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
         ]
         if failures:
             break
         await o2c.env.sleep(timedelta(seconds=1))
-    assert failures and "newer than this worker's" in failures[0]
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     # Nothing was done for it: no CRM status, no ERP document.
     assert await o2c.crm_statuses(order_id) == []
@@ -108,3 +126,33 @@ async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(o2c: O
         "invoices": 0,
         "payments": 0,
     }
+    return order_id, failures
+
+
+async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(
+    o2c_latest: O2C,
+) -> None:
+    order_id = await o2c_latest.order([("P1", 1, 100)])
+    newer = OrderToCashInput(
+        order_id=order_id,
+        crm_task_queue=f"{o2c_latest.queue}-crm",
+        erp_task_queue=f"{o2c_latest.queue}-erp",
+        version=ORDER_TO_CASH_VERSION + 1,
+    )
+    _, failures = await _task_failures(o2c_latest, newer.model_dump(mode="json"))
+    assert failures and "newer than this worker's" in failures[0]
+
+
+async def test_an_input_field_the_worker_does_not_know_fails_the_task_not_the_order(
+    o2c_latest: O2C,
+) -> None:
+    order_id = await o2c_latest.order([("P1", 1, 100)])
+    later = OrderToCashInput(
+        order_id=order_id,
+        crm_task_queue=f"{o2c_latest.queue}-crm",
+        erp_task_queue=f"{o2c_latest.queue}-erp",
+        version=ORDER_TO_CASH_VERSION,
+    ).model_dump(mode="json")
+    later["added_by_a_later_release"] = True
+    _, failures = await _task_failures(o2c_latest, later)
+    assert failures and "added_by_a_later_release" in failures[0]

@@ -83,8 +83,10 @@ class OrderBase:
     def _index(self, *updates: SearchAttributeUpdate[Any]) -> None:
         """Set search attributes: at once in version 1, with the next resting status in 2.
 
-        Each upsert is a visibility write on the server; the steps between two resting statuses
-        take milliseconds, so nobody searches for an order in between.
+        Each upsert is a visibility write on the server. The steps between two resting statuses
+        take milliseconds; only while one of them retries against a system that is down does
+        the order wait with ``OrderStatus`` RECEIVED and these attributes not yet written
+        (docs/operations.md).
         """
         if self._lean:
             self._unindexed.extend(updates)

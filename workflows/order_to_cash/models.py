@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.orders import ApprovalState, OrderEvent, OrderPolicy, OrderStatus, ReservationView
 
@@ -87,6 +87,10 @@ class OrderToCashInput(BaseModel):
             always replays the same way. Runs recorded before versions existed read as 1; new
             orders get ``ORDER_TO_CASH_VERSION`` from ``infra.orders.order_input``.
     """
+
+    # A field this code does not know fails the workflow task instead of being dropped: the run
+    # was started by newer code and waits for a worker that has it.
+    model_config = ConfigDict(extra="forbid")
 
     order_id: str
     requested_by: str | None = None
