@@ -319,7 +319,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             InvalidRecord: The quantity is not positive.
         """
         await self._remote_call()
-        return await self._db.run(lambda session: stock.reserve(session, request))
+        return await self._db.run_core(lambda conn: stock.reserve(conn, request))
 
     async def release(self, reference: str) -> Reservation | None:
         """Release a reservation, giving its stock back; idempotent.
@@ -348,7 +348,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             IdempotencyConflict: The reference was used for a different order.
         """
         await self._remote_call()
-        return await self._db.run(lambda session: documents.create_sales_order(session, request))
+        return await self._db.run_core(lambda conn: documents.create_sales_order(conn, request))
 
     async def get_sales_order(self, reference: str) -> SalesOrder | None:
         """The sales order created under ``reference``, or None."""

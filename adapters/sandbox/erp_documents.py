@@ -73,6 +73,11 @@ _LEAD_DAYS = (
 )
 _ADD_ORDER = insert(_ORDERS)
 _ADD_ORDER_LINES = insert(table_of(SalesOrderLineRow))
+_ORDER_LINES_OF = (
+    select(table_of(SalesOrderLineRow))
+    .where(table_of(SalesOrderLineRow).c.sales_order_number == bindparam("n"))
+    .order_by(table_of(SalesOrderLineRow).c.position)
+)
 _ADD_ORDER_RESERVATIONS = insert(_LINKS)
 _SET_ORDER = update(_ORDERS).where(_ORDERS.c.number == bindparam("n"))
 _ACTIVE_RESERVATIONS = (
@@ -122,15 +127,9 @@ def _line_problems(request: SalesOrderRequest) -> list[str]:
     return sales_order_problems(request.lines)
 
 
-async def _same_sales_order(
-    session: AsyncSession, row: Row[Any], request: SalesOrderRequest
-) -> bool:
+async def _same_sales_order(session: Executor, row: Row[Any], request: SalesOrderRequest) -> bool:
     """Whether ``request`` asks for the order already stored under its reference."""
-    stored = await session.scalars(
-        select(SalesOrderLineRow)
-        .where(SalesOrderLineRow.sales_order_number == row.number)
-        .order_by(SalesOrderLineRow.position)
-    )
+    stored = await session.execute(_ORDER_LINES_OF, {"n": row.number})
     stored_lines = [(s.line_no, s.sku, s.quantity, s.unit_price, s.discount_pct) for s in stored]
     asked_lines = [
         (a.line_no, a.sku, a.quantity, a.unit_price, a.discount_pct) for a in request.lines
@@ -143,7 +142,7 @@ async def _same_sales_order(
     )
 
 
-async def _lead_days(session: AsyncSession, reservation_refs: list[str]) -> int:
+async def _lead_days(session: Executor, reservation_refs: list[str]) -> int:
     """The longest lead time of the warehouses the given reservations draw on."""
     if not reservation_refs:
         return DEFAULT_LEAD_DAYS
@@ -151,7 +150,7 @@ async def _lead_days(session: AsyncSession, reservation_refs: list[str]) -> int:
     return max(lead, default=DEFAULT_LEAD_DAYS)
 
 
-async def create_sales_order(session: AsyncSession, request: SalesOrderRequest) -> SalesOrder:
+async def create_sales_order(session: Executor, request: SalesOrderRequest) -> SalesOrder:
     """See ``SandboxERP.create_sales_order``."""
     existing = await sales_order_by(session, reference=request.reference, lock=False)
     if existing is not None:
@@ -195,7 +194,7 @@ async def create_sales_order(session: AsyncSession, request: SalesOrderRequest) 
         shipped_at=None,
     )
     # A concurrent create with the same reference fails here on the unique key, and
-    # ``Database.run`` re-runs this, which then finds the winner's order.
+    # ``Database.run_core`` re-runs this, which then finds the winner's order.
     await session.execute(
         _ADD_ORDER,
         {

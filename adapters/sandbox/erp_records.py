@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,17 +123,18 @@ def invoice_record(row: InvoiceRow | Row[Any]) -> Invoice:
     )
 
 
-async def reservation_lines(session: AsyncSession, row: ReservationRow) -> list[ReservationLineRow]:
-    """The per-warehouse lines of a reservation, in allocation order."""
-    lines = await session.scalars(
-        select(ReservationLineRow)
-        .where(ReservationLineRow.reservation_id == row.id)
-        .order_by(ReservationLineRow.position)
-    )
-    return list(lines)
+async def reservation_lines(session: Executor, row: Row[Any]) -> list[Row[Any]]:
+    """The per-warehouse lines of a reservation, in allocation order (Core rows)."""
+    return list((await session.execute(_RESERVATION_LINES, {"r": row.id})).all())
 
 
-async def reservation_record(session: AsyncSession, row: ReservationRow) -> Reservation:
+_LINES = table_of(ReservationLineRow)
+_RESERVATION_LINES = (
+    select(_LINES).where(_LINES.c.reservation_id == bindparam("r")).order_by(_LINES.c.position)
+)
+
+
+async def reservation_record(session: Executor, row: Row[Any]) -> Reservation:
     """The port's view of a reservation row, with its lines."""
     lines = await reservation_lines(session, row)
     return Reservation(
@@ -146,11 +147,15 @@ async def reservation_record(session: AsyncSession, row: ReservationRow) -> Rese
 
 
 async def reservation_by_reference(
-    session: AsyncSession, reference: str, *, lock: bool = False
-) -> ReservationRow | None:
-    """The reservation made under ``reference``, locked for update when asked."""
-    row = await session.scalar(_by(ReservationRow, "reference", lock), {"v": reference})
-    return cast(ReservationRow | None, row)
+    session: Executor, reference: str, *, lock: bool = False
+) -> Row[Any] | None:
+    """The reservation row made under ``reference``, locked for update when asked.
+
+    A Core row, read only: changes go through Core UPDATEs.
+    """
+    found = await session.execute(row_by(ReservationRow, "reference", lock), {"v": reference})
+    row: Row[Any] | None = found.first()
+    return row
 
 
 async def sales_order_by(
@@ -186,15 +191,6 @@ _LOCK_STOCK = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-
-
-@functools.cache
-def _by(model: type[ErpBase], column: str, lock: bool) -> Select[Any]:
-    """Rows of ``model`` whose ``column`` equals the parameter ``v``, locked when asked."""
-    query = select(model).where(getattr(model, column) == bindparam("v"))
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return query
 
 
 async def warehouses_in_order(session: AsyncSession) -> list[WarehouseRow]:

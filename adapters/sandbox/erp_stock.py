@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sandbox.erp_records import (
@@ -32,7 +33,7 @@ from adapters.sandbox.erp_schema import (
     StockRow,
     WarehouseRow,
 )
-from adapters.sandbox.statements import insert_once, table_of
+from adapters.sandbox.statements import Executor, insert_once, table_of
 from domain.errors import IdempotencyConflict, InsufficientStock, InvalidRecord, InvalidState
 from domain.models import Reservation, ReservationRequest, ReservationStatus, StockLevel
 from domain.money import ZERO
@@ -56,6 +57,11 @@ _SET_RESERVED = (
     .values(reserved=bindparam("level"))
 )
 _ADD_LINES = insert(table_of(ReservationLineRow))
+_SET_RESERVATION = (
+    update(table_of(ReservationRow))
+    .where(table_of(ReservationRow).c.id == bindparam("i"))
+    .values(status=bindparam("status"))
+)
 
 
 async def stock_levels(session: AsyncSession, skus: Sequence[str]) -> list[StockLevel]:
@@ -93,7 +99,7 @@ async def set_stock(session: AsyncSession, sku: str, warehouse: str, on_hand: De
         row.on_hand = on_hand
 
 
-async def reserve(session: AsyncSession, request: ReservationRequest) -> Reservation:
+async def reserve(session: Executor, request: ReservationRequest) -> Reservation:
     """See ``SandboxERP.reserve``."""
     if request.quantity <= ZERO:
         existing = await reservation_by_reference(session, request.reference)
@@ -173,7 +179,7 @@ async def reserve(session: AsyncSession, request: ReservationRequest) -> Reserva
 
 
 async def _the_same(
-    session: AsyncSession, existing: ReservationRow, request: ReservationRequest
+    session: Executor, existing: Row[Any], request: ReservationRequest
 ) -> Reservation:
     """The reservation already made under the request's reference, if it asked the same."""
     if existing.sku != request.sku or existing.quantity != request.quantity:
@@ -204,5 +210,9 @@ async def release(session: AsyncSession, reference: str) -> Reservation | None:
         for line in await reservation_lines(session, row):
             level = stock[(row.sku, line.warehouse)]
             level.reserved = level.reserved - line.quantity
-        row.status = ReservationStatus.RELEASED.value
+        await session.execute(
+            _SET_RESERVATION, {"i": row.id, "status": ReservationStatus.RELEASED.value}
+        )
+        released = await reservation_record(session, row)
+        return released.model_copy(update={"status": ReservationStatus.RELEASED})
     return await reservation_record(session, row)
