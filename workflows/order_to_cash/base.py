@@ -136,6 +136,10 @@ class OrderBase:
         metrics.order_stopped(status.value, cause, compensated=compensated)
 
     async def _needs_attention(self, problem: str) -> None:
+        if self._lean:
+            # Changes still held for the next resting status (version 2) reach the CRM first:
+            # the run ends here, and the CRM must show how far the order got.
+            await self._crm_drain()
         self._s.needs_attention.append(problem)
         self._event("needs-attention", problem)
         try:
@@ -187,10 +191,12 @@ class OrderBase:
         fails after its retries is recorded as needing attention instead of stopping the order.
         """
         if self._patched("crm-outbox-batches"):
-            # Changes that queued up while one was on its way go out together, in order.
+            # Changes that queued up while one was on its way go out together, in order. From
+            # version 2 on, changes made between two resting statuses wait for the next one
+            # (``_set``), so an order that goes straight through sends fewer, fuller batches.
             self._crm_queued.append(self._crm_update(status, step, **fields))
-            if self._crm_tail is None or self._crm_tail.done():
-                self._crm_tail = asyncio.ensure_future(self._crm_send_queued())
+            if not self._lean or self._s.status.is_resting:
+                self._crm_flush()
             return
         previous = self._crm_tail
 
@@ -208,6 +214,11 @@ class OrderBase:
 
         self._crm_tail = asyncio.ensure_future(send())
 
+    def _crm_flush(self) -> None:
+        """Start sending the queued CRM changes, unless a sender is at it already."""
+        if self._crm_queued and (self._crm_tail is None or self._crm_tail.done()):
+            self._crm_tail = asyncio.ensure_future(self._crm_send_queued())
+
     async def _crm_send_queued(self) -> None:
         while self._crm_queued:
             batch, self._crm_queued = self._crm_queued, []
@@ -223,6 +234,8 @@ class OrderBase:
 
     async def _crm_drain(self) -> None:
         """Wait until every queued CRM status change went out."""
+        if self._lean:
+            self._crm_flush()
         # The sender stays the tail while it runs, so a change queued during the wait joins it
         # instead of starting a second sender that could overtake it.
         while self._crm_tail is not None and not self._crm_tail.done():
@@ -244,6 +257,8 @@ class OrderBase:
         if changed and status.is_resting:
             updates, self._unindexed = self._unindexed, []
             workflow.upsert_search_attributes([*updates, sa.ORDER_STATUS.value_set(status.value)])
+        if self._lean and status.is_resting:
+            self._crm_flush()  # the CRM shows where the order rests
         self._event("status", f"{status.value}: {detail}")
         # The SDK's logger is silent while a history replays, so each change is logged once.
         workflow.logger.info("order %s: %s", status.value, detail)
