@@ -45,3 +45,14 @@ async def explain(client: Client, workflow_id: str) -> None:
     print(f"  {len(history.events)} history events ({size} bytes):")
     for kind, count in sorted(kinds.items()):
         print(f"    {count:3d} {kind}")
+
+
+async def tasks_per_run(client: Client, workflow_ids: list[str]) -> float:
+    """The mean count of workflow tasks in the histories of ``workflow_ids``."""
+    total = 0
+    for workflow_id in workflow_ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        total += sum(
+            1 for e in history.events if e.HasField("workflow_task_completed_event_attributes")
+        )
+    return total / len(workflow_ids)

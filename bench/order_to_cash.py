@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 
 from adapters.sandbox import SandboxCRM, SandboxERP
 from bench.bare import BareWorkflow, noop
-from bench.explain import activities_per_run
+from bench.explain import activities_per_run, tasks_per_run
 from bench.explain import explain as explain_run
 from bench.instant_warehouse import InstantWarehouse
 from bench.measure import HEADER, Meter, Phase, ratio_line
@@ -191,6 +191,17 @@ async def bench(
                 results.append((c, ours, bare))
                 if explain:
                     await explain_run(client, f"order-B{run_id}-c{c}-{orders // 2}")
+                    sample = range(0, orders, max(1, orders // 20))
+                    ours_tasks = await tasks_per_run(
+                        client, [f"order-B{run_id}-c{c}-{i}" for i in sample]
+                    )
+                    bare_tasks = await tasks_per_run(
+                        client, [f"bare-{run_id}-{c}-{i}" for i in sample]
+                    )
+                    print(
+                        f"  c={c}: workflow tasks per run ({len(sample)} sampled): "
+                        f"ours {ours_tasks:.1f}, bare {bare_tasks:.1f}"
+                    )
         finally:
             for w in reversed(workers):
                 await w.__aexit__(None, None, None)
