@@ -33,7 +33,7 @@ from demo import run_demo
 from infra import logging as peyvand_logging
 from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
-from infra.runner import ContextFreeSandboxRunner, context_free
+from infra.runner import ContextFreeSandboxRunner
 from infra.settings import Settings, callable_host
 from infra.startup import StartupError
 from infra.temporal import connect
@@ -62,9 +62,10 @@ SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules("wor
 def workflow_runner(client: Client) -> SandboxedWorkflowRunner:
     """The sandbox for ``client``'s converter: the context-free one when the converter allows it
     (``infra/runner.py``), else the SDK's own."""
-    if context_free(client.data_converter):
+    try:
         return ContextFreeSandboxRunner.for_converter(client.data_converter, SANDBOX_RESTRICTIONS)
-    return SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
+    except ValueError:
+        return SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS)
 
 
 async def open_systems(settings: Settings, *, seed: bool = False) -> tuple[SandboxCRM, SandboxERP]:

@@ -8,10 +8,15 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 
+async def _count(client: Client, workflow_id: str, kind: EventType.ValueType) -> int:
+    """How many events of ``kind`` the run of ``workflow_id`` holds."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(1 for e in history.events if e.event_type == kind)
+
+
 async def activities_per_run(client: Client, workflow_id: str) -> int:
     """How many activities the run of ``workflow_id`` scheduled."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    return sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
+    return await _count(client, workflow_id, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
 
 
 async def explain(client: Client, workflow_id: str) -> None:
@@ -49,10 +54,6 @@ async def explain(client: Client, workflow_id: str) -> None:
 
 async def tasks_per_run(client: Client, workflow_ids: list[str]) -> float:
     """The mean count of workflow tasks in the histories of ``workflow_ids``."""
-    total = 0
-    for workflow_id in workflow_ids:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        total += sum(
-            1 for e in history.events if e.HasField("workflow_task_completed_event_attributes")
-        )
-    return total / len(workflow_ids)
+    done = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    counts = [await _count(client, workflow_id, done) for workflow_id in workflow_ids]
+    return sum(counts) / len(counts)

@@ -69,7 +69,6 @@ class _Instance(WorkflowInstance):
 
     def __init__(self, inner: WorkflowInstance, info: Info) -> None:
         self._inner = inner
-        self._info = info
         self._context = WorkflowSerializationContext(
             namespace=info.namespace, workflow_id=info.workflow_id
         )

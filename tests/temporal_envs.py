@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter as dc
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment as Env
 
 from infra.binaries import temporal_cli, temporal_test_server
@@ -12,10 +13,14 @@ from infra.temporal import register_search_attributes
 from workflows import search_attributes
 
 
-async def time_skipping() -> Env:
-    """The time-skipping test server with peyvand's search attributes registered."""
+async def time_skipping(converter: DataConverter = dc) -> Env:
+    """The time-skipping test server with peyvand's search attributes registered.
+
+    Args:
+        converter: The client's data converter (default: pydantic, unencrypted).
+    """
     server = temporal_test_server()
-    env = await Env.start_time_skipping(test_server_existing_path=server, data_converter=dc)
+    env = await Env.start_time_skipping(test_server_existing_path=server, data_converter=converter)
     await register_search_attributes(env.client, search_attributes.ALL)
     return env
 

@@ -251,14 +251,20 @@ class Database:
         # to COMMIT without yielding to the event loop (``sqlite_inline``), so two transactions
         # of this process never overlap, and a queue here would only add a loop iteration per
         # hand-over.
+        async with self._translated(), self._session(maker) as session:
+            uow = UnitOfWork(session)
+            try:
+                yield uow
+            finally:
+                if not uow.committed:
+                    await session.rollback()
+
+    @asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        """Driver and SQLAlchemy errors raised inside become ``domain.errors``; domain errors
+        raised by the caller pass through unchanged."""
         try:
-            async with self._session(maker) as session:
-                uow = UnitOfWork(session)
-                try:
-                    yield uow
-                finally:
-                    if not uow.committed:
-                        await session.rollback()
+            yield
         except exc.SQLAlchemyError as error:
             raise translate_error(error, self.system) from error
         except (OSError, TimeoutError) as error:
@@ -325,17 +331,9 @@ class Database:
         """
 
         async def attempt() -> T:
-            try:
-                engine = self._writer if write else self.engine
-                async with engine.connect() as conn:
-                    async with conn.begin():
-                        return await operation(conn)
-            except exc.SQLAlchemyError as error:
-                raise translate_error(error, self.system) from error
-            except (OSError, TimeoutError) as error:
-                raise SystemUnavailable(
-                    f"{self.system}: cannot reach the database: {error}", system=self.system
-                ) from error
+            engine = self._writer if write else self.engine
+            async with self._translated(), engine.connect() as conn, conn.begin():
+                return await operation(conn)
 
         return await self._rerun_on_duplicate(attempt)
 

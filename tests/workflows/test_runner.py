@@ -17,13 +17,12 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from infra.binaries import temporal_test_server
 from infra.codec import KeyRing, data_converter
 from infra.runner import ContextFreeSandboxRunner, context_free
+from tests.temporal_envs import time_skipping
 from worker import SANDBOX_RESTRICTIONS, workflow_runner
 
 RING = KeyRing(keys={"k1": os.urandom(32)}, active="k1")
@@ -99,9 +98,7 @@ class _Echo:
 
 async def test_a_workflow_runs_sandboxed_and_every_payload_is_encrypted() -> None:
     converter = data_converter(RING)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=converter
-    )
+    env = await time_skipping(converter)
     try:
         client: Client = env.client
         queue = f"runner-{uuid.uuid4()}"
