@@ -14,7 +14,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from temporalio.client import Client
@@ -34,7 +34,7 @@ from infra import logging as peyvand_logging
 from infra.codec import ensure_embedded_key
 from infra.devserver import DevServer
 from infra.runner import ContextFreeSandboxRunner
-from infra.settings import Settings, callable_host
+from infra.settings import QueueSettings, Settings, callable_host
 from infra.startup import StartupError
 from infra.temporal import connect
 from infra.tracing import shutdown_tracing
@@ -96,11 +96,18 @@ def build_workers(
     directory: DirectoryPort | None = None,
     policies: PolicySource | None = None,
 ) -> list[Worker]:
-    """One worker per task queue: workflows, CRM activities, ERP activities.
+    """One worker per task queue of the roles asked for: workflows, CRM activities, ERP
+    activities.
 
     Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
     the slots the ERP side needs. The approval activities (policy and directory) run on the CRM
     queue: the directory stands for the CRM or the identity provider.
+
+    By default the ERP's queue is the workflows' (``Settings.erp_task_queue``): one worker then
+    runs both, and the server hands it each ERP activity with the workflow task that schedules
+    it (eager execution), without a trip through matching. Workflow tasks and activity tasks
+    have separate slots, so a slow ERP still never holds up the workflows. A rate limit on the
+    ERP turns eager execution off, since only tasks that pass through the server are counted.
 
     Args:
         crm: The CRM's adapter; may be None when the ``crm`` role is not built.
@@ -109,52 +116,68 @@ def build_workers(
             the CRM and ERP clients' CPU never slows the workflow tasks.
         directory: Who may approve; default: the file ``settings.directory_file``.
         policies: The approval policy; default: the file ``settings.approval_policy_file``.
+
+    Raises:
+        ValueError: An unknown role, a system role without its adapter, or the CRM and the ERP
+            on one queue.
     """
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
+    if settings.crm_task_queue == settings.erp_task_queue:
+        raise ValueError("the CRM and the ERP need task queues of their own")
 
     def system(port: T | None, role: str) -> T:
         if port is None:
             raise ValueError(f"the {role} role needs its system's adapter")
         return port
 
-    grace = timedelta(seconds=10)
-    directory = directory or FileDirectory(settings.directory_file)
-    policies = policies or FilePolicySource(settings.approval_policy_file, directory)
-    approvals = ApprovalActivities(directory, policies)
-    # Built only when asked for: a Worker registers with the SDK core as it is constructed.
-    factories: dict[str, Callable[[], Worker]] = {
-        "workflows": lambda: Worker(
-            client,
-            task_queue=settings.workflow_task_queue,
-            workflows=WORKFLOWS,
-            workflow_runner=workflow_runner(client),
-            graceful_shutdown_timeout=grace,
-        ),
-        "crm": lambda: Worker(
-            client,
-            task_queue=settings.crm_task_queue,
-            activities=CrmActivities(system(crm, "crm")).methods()
-            + CrmReturnActivities(system(crm, "crm")).methods()
-            + approvals.methods(),
-            max_concurrent_activities=settings.crm.max_concurrent_activities,
-            max_activities_per_second=settings.crm.max_activities_per_second,
-            max_task_queue_activities_per_second=settings.crm.max_task_queue_activities_per_second,
-            graceful_shutdown_timeout=grace,
-        ),
-        "erp": lambda: Worker(
-            client,
-            task_queue=settings.erp_task_queue,
-            activities=ErpActivities(system(erp, "erp")).methods()
-            + ErpReturnActivities(system(erp, "erp")).methods(),
-            max_concurrent_activities=settings.erp.max_concurrent_activities,
-            max_activities_per_second=settings.erp.max_activities_per_second,
-            max_task_queue_activities_per_second=settings.erp.max_task_queue_activities_per_second,
-            graceful_shutdown_timeout=grace,
-        ),
+    def activities(role: str) -> tuple[list[Callable[..., Any]], QueueSettings]:
+        if role == "crm":
+            directory_ = directory or FileDirectory(settings.directory_file)
+            approvals = ApprovalActivities(
+                directory_,
+                policies or FilePolicySource(settings.approval_policy_file, directory_),
+            )
+            port = system(crm, "crm")
+            methods = CrmActivities(port).methods() + CrmReturnActivities(port).methods()
+            return methods + approvals.methods(), settings.crm
+        erp_ = system(erp, "erp")
+        methods = ErpActivities(erp_).methods() + ErpReturnActivities(erp_).methods()
+        return methods, settings.erp
+
+    queue_of = {
+        "workflows": settings.workflow_task_queue,
+        "crm": settings.crm_task_queue,
+        "erp": settings.erp_task_queue,
     }
-    return [factories[role]() for role in ROLES if role in roles]
+    by_queue: dict[str, list[str]] = {}
+    for role in ROLES:
+        if role in roles:
+            by_queue.setdefault(queue_of[role], []).append(role)
+    workers = []
+    for queue, members in by_queue.items():
+        # Built only when asked for: a Worker registers with the SDK core as it is constructed.
+        options: dict[str, Any] = {}
+        if "workflows" in members:
+            options.update(workflows=WORKFLOWS, workflow_runner=workflow_runner(client))
+        for role in members:
+            if role == "workflows":
+                continue
+            methods, limits = activities(role)
+            options.update(
+                activities=methods,
+                max_concurrent_activities=limits.max_concurrent_activities,
+                max_activities_per_second=limits.max_activities_per_second,
+                max_task_queue_activities_per_second=limits.max_task_queue_activities_per_second,
+                disable_eager_activity_execution=limits.rate_limited,
+            )
+        workers.append(
+            Worker(
+                client, task_queue=queue, graceful_shutdown_timeout=timedelta(seconds=10), **options
+            )
+        )
+    return workers
 
 
 @contextlib.asynccontextmanager

@@ -124,7 +124,6 @@ async def bench(
             temporal_address=server.address,
             workflow_task_queue=q,
             crm_task_queue=f"{q}-crm",
-            erp_task_queue=f"{q}-erp",
             data_dir=work,
             crm_database_url=crm_db_url or f"sqlite+aiosqlite:///{work / 'crm.sqlite'}",
             erp_database_url=db_url or f"sqlite+aiosqlite:///{work / 'erp.sqlite'}",

@@ -117,6 +117,10 @@ async def start_order(
         static_details=f"Started by {input.requested_by or 'the order owner'}",
         start_signal=signal,
         start_signal_args=signal_args,
+        # When this client also runs the workflow worker (the embedded run, an ingress beside
+        # its worker), the server hands the first workflow task back with the start instead of
+        # through its queue. Signal-with-start cannot be eager.
+        request_eager_start=signal is None,
     )
 
 

@@ -100,6 +100,7 @@ async def start_return(
         static_details=f"Started by {input.requested_by or 'the case owner'}",
         start_signal=signal,
         start_signal_args=signal_args,
+        request_eager_start=signal is None,  # as infra.orders.start_order
     )
 
 

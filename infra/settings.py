@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,14 @@ class QueueSettings(BaseSettings):
     max_activities_per_second: float | None = None
     max_task_queue_activities_per_second: float | None = None
 
+    @property
+    def rate_limited(self) -> bool:
+        """True when a rate is set: every call must then pass through the server's queue."""
+        return (
+            self.max_activities_per_second is not None
+            or self.max_task_queue_activities_per_second is not None
+        )
+
 
 class Settings(BaseSettings):
     """Everything peyvand reads from its environment."""
@@ -46,10 +54,12 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_api_key: str | None = None
 
-    # Task queues: one for workflows, one per external system so a slow CRM never starves the ERP
+    # Task queues: one per external system, so a slow CRM never starves the ERP. Unless set, the
+    # ERP's is the workflows' own: its activities then run eagerly, handed to the worker with
+    # the workflow task that schedules them (worker.build_workers).
     workflow_task_queue: str = "peyvand-orders"
     crm_task_queue: str = "peyvand-crm"
-    erp_task_queue: str = "peyvand-erp"
+    erp_task_queue: str = "peyvand-orders"
     crm: QueueSettings = Field(default_factory=QueueSettings)
     erp: QueueSettings = Field(default_factory=QueueSettings)
 
@@ -99,6 +109,17 @@ class Settings(BaseSettings):
     # OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces; off unless set.
     otel_endpoint: str | None = None
     otel_service_name: str = "peyvand"
+
+    @model_validator(mode="after")
+    def _queues(self) -> Settings:
+        if "erp_task_queue" not in self.model_fields_set:
+            self.erp_task_queue = self.workflow_task_queue
+        if self.crm_task_queue == self.erp_task_queue:
+            raise ValueError(
+                f"the CRM and the ERP share the task queue {self.crm_task_queue!r}: each needs "
+                "its own, so a slow CRM never takes the ERP's slots"
+            )
+        return self
 
     @field_validator("data_dir", "approval_policy_file", "directory_file")
     @classmethod

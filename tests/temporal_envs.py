@@ -25,21 +25,22 @@ async def time_skipping(converter: DataConverter = dc) -> Env:
     return env
 
 
-async def dev_server(*, ui_port: int | None = None) -> Env:
+async def dev_server(*, ui_port: int | None = None, metrics_port: int | None = None) -> Env:
     """A real dev server (in memory) with peyvand's search attributes registered.
 
     Args:
         ui_port: Also serve the Web UI on this port (it never fetches news from the internet).
+        metrics_port: Serve the server's own Prometheus metrics on this port.
     """
     opts: dict[str, Any] = {
         "search_attributes": search_attributes.ALL,
         "data_converter": dc,
         "dev_server_log_level": "error",
+        "dev_server_extra_args": [],
     }
+    if metrics_port is not None:
+        opts["dev_server_extra_args"] += ["--metrics-port", str(metrics_port)]
     if ui_port is not None:
-        opts |= {
-            "ui": True,
-            "ui_port": ui_port,
-            "dev_server_extra_args": ["--ui-disable-news-fetch"],
-        }
+        opts |= {"ui": True, "ui_port": ui_port}
+        opts["dev_server_extra_args"] += ["--ui-disable-news-fetch"]
     return await Env.start_local(dev_server_existing_path=temporal_cli(), **opts)

@@ -50,7 +50,7 @@ def stack_settings(env: WorkflowEnvironment, crm_url: str, erp_url: str) -> Sett
         temporal_address=dev_address(env),
         workflow_task_queue=queue,
         crm_task_queue=f"{queue}-crm",
-        erp_task_queue=f"{queue}-erp",
+        # The ERP on the workflows' queue, as by default (the ingress tests keep it apart).
         crm_database_url=crm_url,
         erp_database_url=erp_url,
     )

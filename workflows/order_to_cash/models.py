@@ -96,7 +96,7 @@ class OrderToCashInput(BaseModel):
     requested_by: str | None = None
     policy: OrderPolicy = Field(default_factory=OrderPolicy)
     crm_task_queue: str = "peyvand-crm"
-    erp_task_queue: str = "peyvand-erp"
+    erp_task_queue: str = "peyvand-orders"  # the default deployment's (infra.settings)
     resume: OrderState | None = None
     version: int = 1
 

@@ -66,7 +66,7 @@ class ReturnToRestockInput(BaseModel):
     policy: ReturnPolicy = Field(default_factory=ReturnPolicy)
     requested_by: str | None = None
     crm_task_queue: str = "peyvand-crm"
-    erp_task_queue: str = "peyvand-erp"
+    erp_task_queue: str = "peyvand-orders"  # the default deployment's (infra.settings)
     receipt_poll_every: timedelta = timedelta(hours=6)
 
 
