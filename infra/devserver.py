@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
 import structlog
 from temporalio.common import SearchAttributeKey
 
@@ -97,7 +99,59 @@ class DevServer:
     def ui_url(self) -> str:
         return f"http://localhost:{self.ui_port}"
 
+    @property
+    def pid_file(self) -> Path | None:
+        """Who started the server on ``db_file``: lets a later run stop one left behind."""
+        return None if self.db_file is None else self.db_file.with_name(self.db_file.name + ".pid")
+
+    def _stop_leftover(self) -> None:
+        """Stop a dev server that an earlier run started on this history file and left behind.
+
+        Its process group keeps Ctrl-C from reaching it directly, so a run killed with SIGKILL
+        (or by the OOM killer) leaves it holding the ports and the file. It is stopped only when
+        the run that started it is gone; a server whose run still lives is left alone, and the
+        port check then says so.
+        """
+        path = self.pid_file
+        if path is None or not path.exists():
+            return
+        try:
+            record = json.loads(path.read_text())
+            server, owner = int(record["server"]), int(record["owner"])
+            owner_started = float(record["owner_started"])
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            return
+        if _running(owner, owner_started):
+            return
+        try:
+            proc = psutil.Process(server)
+            command = proc.cmdline()
+            # A reused pid is some other program: only our server on this very file is stopped.
+            if "start-dev" in command and str(self.db_file) in command:
+                log.warning(
+                    "stopping the Temporal dev server (pid %d) that an earlier run left behind",
+                    server,
+                )
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except psutil.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(15)
+        except psutil.NoSuchProcess:
+            pass
+        path.unlink(missing_ok=True)
+
+    def _record(self, server: int) -> None:
+        path = self.pid_file
+        if path is not None:
+            me = psutil.Process()
+            record = {"server": server, "owner": me.pid, "owner_started": me.create_time()}
+            path.write_text(json.dumps(record))
+
     async def __aenter__(self) -> DevServer:
+        await asyncio.to_thread(self._stop_leftover)
         if port_open("127.0.0.1", self.port):
             raise StartupError(
                 f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
@@ -136,6 +190,7 @@ class DevServer:
             self._proc = subprocess.Popen(
                 args, stdout=log_out, stderr=subprocess.STDOUT, process_group=0
             )
+        self._record(self._proc.pid)
         for _ in range(600):
             if self._proc.poll() is not None:
                 raise StartupError(f"temporal dev server exited; see {self._log_file}")
@@ -155,11 +210,24 @@ class DevServer:
         tb: TracebackType | None,
     ) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            await asyncio.to_thread(proc.wait, 15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                await asyncio.to_thread(proc.wait, 15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
+
+
+def _running(pid: int, started: float) -> bool:
+    """True while the process that was ``pid`` at ``started`` runs, not a later one with its pid."""
+    try:
+        proc = psutil.Process(pid)
+        same = abs(float(proc.create_time()) - started) < 1
+        return same and bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
