@@ -96,18 +96,18 @@ def build_workers(
     directory: DirectoryPort | None = None,
     policies: PolicySource | None = None,
 ) -> list[Worker]:
-    """One worker per task queue of the roles asked for: workflows, CRM activities, ERP
-    activities.
+    """One worker per task queue of the roles asked for (workflows, CRM, ERP).
 
     Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
     the slots the ERP side needs. The approval activities (policy and directory) run on the CRM
     queue: the directory stands for the CRM or the identity provider.
 
     By default the ERP's queue is the workflows' (``Settings.erp_task_queue``): one worker then
-    runs both, and the server hands it each ERP activity with the workflow task that schedules
-    it (eager execution), without a trip through matching. Workflow tasks and activity tasks
-    have separate slots, so a slow ERP still never holds up the workflows. A rate limit on the
-    ERP turns eager execution off, since only tasks that pass through the server are counted.
+    runs both, and the server hands it ERP activities with the workflow task that schedules them
+    (eager execution: up to three per task, while ERP slots are free), without a trip through
+    matching. Workflow tasks and activity tasks have separate slots, so a slow ERP still never
+    holds up the workflows. A rate limit on the ERP turns eager execution off, since only tasks
+    that pass through the server are counted.
 
     Args:
         crm: The CRM's adapter; may be None when the ``crm`` role is not built.

@@ -165,6 +165,8 @@ async def bench(
             temporal_address=server.address,
             workflow_task_queue=q,
             crm_task_queue=f"{q}-crm",
+            # A queue of its own: chains call no ERP, and the activity process reports ready
+            # when its ERP worker polls this queue.
             erp_task_queue=f"{q}-erp",
             data_dir=work,
             crm_database_url=f"sqlite+aiosqlite:///{work / 'crm.sqlite'}",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -83,6 +85,7 @@ class DevServer:
         self._log_file = log_file
         self._codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock: int | None = None  # fd of the history file's lock while this run has it
 
     @property
     def pid(self) -> int:
@@ -101,38 +104,52 @@ class DevServer:
 
     @property
     def pid_file(self) -> Path | None:
-        """Who started the server on ``db_file``: lets a later run stop one left behind."""
+        """The server this run started on ``db_file``: lets a later run stop one left behind."""
         return None if self.db_file is None else self.db_file.with_name(self.db_file.name + ".pid")
 
-    def _stop_leftover(self) -> None:
-        """Stop a dev server that an earlier run started on this history file and left behind.
+    def _claim(self) -> None:
+        """Take the history file for this run, and stop a server an earlier run left behind.
 
-        Its process group keeps Ctrl-C from reaching it directly, so a run killed with SIGKILL
-        (or by the OOM killer) leaves it holding the ports and the file. It is stopped only when
-        the run that started it is gone; a server whose run still lives is left alone, and the
-        port check then says so.
+        The dev server has a process group of its own, so Ctrl-C reaches us first; but a run
+        killed with SIGKILL (or by the OOM killer) leaves it holding the ports and the file.
+        A lock on ``<db>.lock`` is held while the run lasts, and the kernel drops it however the
+        run ends; the server never inherits it. So a server named in the pid file while the lock
+        is free was left behind.
+
+        Raises:
+            StartupError: Another run that still lives uses this history file.
         """
-        path = self.pid_file
-        if path is None or not path.exists():
+        if self.db_file is None:
             return
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.db_file.with_name(self.db_file.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StartupError(
+                f"another peyvand run uses {self.db_file} and its dev server: stop that one first"
+            ) from None
+        self._lock = fd
+        self._stop_leftover()
+
+    def _stop_leftover(self) -> None:
+        path = self.pid_file
+        assert path is not None
         try:
             record = json.loads(path.read_text())
-            server, owner = int(record["server"]), int(record["owner"])
-            owner_started = float(record["owner_started"])
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)
+            pid, started = int(record["server"]), float(record["started"])
+        except FileNotFoundError:
             return
-        if _running(owner, owner_started):
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # half written when its run died: nothing to go by
             return
         try:
-            proc = psutil.Process(server)
-            command = proc.cmdline()
-            # A reused pid is some other program: only our server on this very file is stopped.
-            if "start-dev" in command and str(self.db_file) in command:
-                log.warning(
-                    "stopping the Temporal dev server (pid %d) that an earlier run left behind",
-                    server,
-                )
+            proc = psutil.Process(pid) if pid > 0 else None
+            # The pid may since belong to another program: stop only that very server.
+            if proc is not None and abs(proc.create_time() - started) < 1:
+                log.warning("stopping the Temporal dev server (pid %d) an earlier run left", pid)
                 proc.terminate()
                 try:
                     proc.wait(15)
@@ -141,17 +158,31 @@ class DevServer:
                     proc.wait(15)
         except psutil.NoSuchProcess:
             pass
+        except (psutil.Error, OSError) as err:  # the port check below then says what is wrong
+            log.warning("could not stop the dev server an earlier run left (pid %d): %s", pid, err)
         path.unlink(missing_ok=True)
 
-    def _record(self, server: int) -> None:
+    def _record(self, proc: subprocess.Popen[bytes]) -> None:
         path = self.pid_file
-        if path is not None:
-            me = psutil.Process()
-            record = {"server": server, "owner": me.pid, "owner_started": me.create_time()}
-            path.write_text(json.dumps(record))
+        if path is None:
+            return
+        try:
+            record = {"server": proc.pid, "started": psutil.Process(proc.pid).create_time()}
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(json.dumps(record))
+            partial.replace(path)  # a reader never sees half a record
+        except (OSError, psutil.Error) as err:
+            log.warning("could not record the dev server's pid in %s: %s", path, err)
 
     async def __aenter__(self) -> DevServer:
-        await asyncio.to_thread(self._stop_leftover)
+        await asyncio.to_thread(self._claim)
+        try:
+            return await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # never leave it behind, holding its ports
+            raise
+
+    async def _start(self) -> DevServer:
         if port_open("127.0.0.1", self.port):
             raise StartupError(
                 f"port {self.port} is taken: another Temporal server runs there. Stop it, or set "
@@ -190,7 +221,7 @@ class DevServer:
             self._proc = subprocess.Popen(
                 args, stdout=log_out, stderr=subprocess.STDOUT, process_group=0
             )
-        self._record(self._proc.pid)
+        self._record(self._proc)
         for _ in range(600):
             if self._proc.poll() is not None:
                 raise StartupError(f"temporal dev server exited; see {self._log_file}")
@@ -198,7 +229,6 @@ class DevServer:
                 break
             await asyncio.sleep(0.1)
         else:
-            await self.__aexit__(None, None, None)  # never leave it behind, holding its ports
             raise StartupError(f"temporal dev server did not start in 60 s; see {self._log_file}")
         log.info("Temporal dev server on %s, Web UI on %s", self.address, self.ui_url)
         return self
@@ -210,24 +240,15 @@ class DevServer:
         tb: TracebackType | None,
     ) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
                 await asyncio.to_thread(proc.wait, 15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
-        if self.pid_file is not None:
-            self.pid_file.unlink(missing_ok=True)
-
-
-def _running(pid: int, started: float) -> bool:
-    """True while the process that was ``pid`` at ``started`` runs, not a later one with its pid."""
-    try:
-        proc = psutil.Process(pid)
-        same = abs(float(proc.create_time()) - started) < 1
-        return same and bool(proc.status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            if self.pid_file is not None:
+                self.pid_file.unlink(missing_ok=True)  # ours: we hold the lock
+            os.close(lock)  # releases it

@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     # Task queues: one per external system, so a slow CRM never starves the ERP. Unless set, the
     # ERP's is the workflows' own: its activities then run eagerly, handed to the worker with
     # the workflow task that schedules them (worker.build_workers).
-    workflow_task_queue: str = "peyvand-orders"
-    crm_task_queue: str = "peyvand-crm"
-    erp_task_queue: str = "peyvand-orders"
+    workflow_task_queue: str = Field(default="peyvand-orders", min_length=1)
+    crm_task_queue: str = Field(default="peyvand-crm", min_length=1)
+    erp_task_queue: str = Field(default="peyvand-orders", min_length=1)
     crm: QueueSettings = Field(default_factory=QueueSettings)
     erp: QueueSettings = Field(default_factory=QueueSettings)
 
@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _queues(self) -> Settings:
         if "erp_task_queue" not in self.model_fields_set:
+            # Marks the field as set: a later model_copy changing the workflows' queue keeps
+            # this one (no code does that; build_workers checks the CRM apart again).
             self.erp_task_queue = self.workflow_task_queue
         if self.crm_task_queue == self.erp_task_queue:
             raise ValueError(

@@ -1,9 +1,11 @@
 """The embedded dev server left behind by a run killed with SIGKILL is stopped by the next run on
-the same history file; one whose run still lives is never touched."""
+the same history file; one whose run still lives is never touched, nor a program that has since
+taken the recorded pid."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -37,6 +39,14 @@ async def main(db, port, ui):
 
 asyncio.run(main(*sys.argv[1:]))
 """
+
+
+def _gone(pid: int) -> bool:
+    """Stopped: no such process, or one its new parent has not reaped yet."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _server(db: Path, port: int, ui: int) -> DevServer:
@@ -85,9 +95,7 @@ async def test_a_server_left_by_a_killed_run_is_stopped_by_the_next(
     assert port_open("127.0.0.1", again.port)
 
     async with again:
-        assert not psutil.pid_exists(old_pid) or (
-            psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
-        )
+        assert _gone(old_pid)
         assert again.pid != old_pid
         assert port_open("127.0.0.1", again.port)
         assert again.pid_file is not None and again.pid_file.exists()
@@ -98,8 +106,35 @@ async def test_a_server_whose_run_lives_is_left_alone(
     owner: tuple[asyncio.subprocess.Process, int, DevServer],
 ) -> None:
     _, old_pid, again = owner
-    with pytest.raises(StartupError, match="is taken"):
+    with pytest.raises(StartupError, match="another peyvand run uses .*temporal.sqlite"):
         async with again:
             pass
     assert psutil.Process(old_pid).status() != psutil.STATUS_ZOMBIE
     assert port_open("127.0.0.1", again.port)
+    assert again.pid_file is not None and again.pid_file.exists()  # still the live run's
+
+
+async def test_a_recorded_pid_now_of_another_program_is_not_touched(tmp_path: Path) -> None:
+    db = tmp_path / "temporal.sqlite"
+    server = _server(db, free_port(), free_port())
+    other = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        assert server.pid_file is not None
+        # Its pid, but not the start time recorded for the server that had it.
+        server.pid_file.write_text(json.dumps({"server": other.pid, "started": 1.0}))
+        async with server:
+            assert port_open("127.0.0.1", server.port)
+        assert other.returncode is None and psutil.pid_exists(other.pid)
+    finally:
+        other.kill()
+        await other.wait()
+
+
+@pytest.mark.parametrize("record", ["{half", '{"server": -1, "started": 0}', "[]"])
+async def test_a_broken_pid_file_does_not_stop_a_start(tmp_path: Path, record: str) -> None:
+    server = _server(tmp_path / "temporal.sqlite", free_port(), free_port())
+    assert server.pid_file is not None
+    server.pid_file.write_text(record)
+    async with server:
+        assert json.loads(server.pid_file.read_text())["server"] == server.pid
+    assert not server.pid_file.exists()

@@ -78,7 +78,8 @@ async def test_erp_activities_and_the_start_go_eagerly_crm_ones_through_their_qu
     assert queues.count(settings.crm_task_queue) >= 1
     assert set(queues) == {settings.erp_task_queue, settings.crm_task_queue}
 
-    # Every ERP activity went eagerly, and no CRM one could: it is on another queue. The server
+    # Every ERP activity went eagerly (the SDK takes up to three a workflow task: this order's
+    # two reservations fit), and no CRM one could: it is on another queue. The server
     # publishes its counters about once a second.
     want = (activities_before + on_erp, starts_before + 1)
     deadline = time.monotonic() + 20

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.unit.compose_file import (
     CLI_TYPES,
@@ -126,6 +127,25 @@ def test_workers_scale_on_one_set_of_task_queues(
         assert env.get(key) == ingress.get(key), f"{key}: the ingress starts what workers poll"
     assert services["ingress"]["command"] == ["python", "-m", "ingress"]
     assert ingress["PEYVAND_INGRESS_HOST"] == "0.0.0.0"
+
+
+def test_the_erp_shares_the_workflow_queue_and_the_server_dispatches_eagerly(
+    services: dict[str, dict[str, Any]], env_example: dict[str, str]
+) -> None:
+    env = container_env(services["worker"], env_example)
+    assert env["PEYVAND_ERP_TASK_QUEUE"] == env["PEYVAND_WORKFLOW_TASK_QUEUE"]
+    assert env["PEYVAND_CRM_TASK_QUEUE"] != env["PEYVAND_ERP_TASK_QUEUE"]
+    assert not any("ERP__MAX" in key and "PER_SECOND" in key for key in env), (
+        "a rate on the ERP turns eager execution off"
+    )
+    # Servers before 1.32 hand activities over eagerly only when their dynamic config says so.
+    config = yaml.safe_load((ROOT / "deploy/temporal/dynamicconfig/peyvand.yaml").read_text())
+    for key in ("system.enableActivityEagerExecution", "system.enableEagerWorkflowStart"):
+        assert config[key] == [{"value": True, "constraints": {}}], key
+    temporal = services["temporal"]
+    assert any("peyvand.yaml" in str(value) for value in environment_of(temporal).values()), (
+        "the server must read that file (DYNAMIC_CONFIG_FILE_PATH)"
+    )
 
 
 # --- Temporal: namespace, search attributes, codec server -----------------------------------

@@ -16,6 +16,12 @@ from tests.fakes import InMemoryCRM, InMemoryERP
 from worker import WORKFLOWS, build_workers
 
 
+@pytest.fixture(autouse=True)
+def _no_queue_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for queue in ("WORKFLOW", "CRM", "ERP"):
+        monkeypatch.delenv(f"PEYVAND_{queue}_TASK_QUEUE", raising=False)
+
+
 def _settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -28,12 +34,17 @@ def _activity_names(worker: Worker) -> set[str]:
 
 
 def test_the_erp_follows_the_workflow_queue_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PEYVAND_ERP_TASK_QUEUE", raising=False)
     assert _settings().erp_task_queue == "peyvand-orders"
     assert _settings(workflow_task_queue="acme-orders").erp_task_queue == "acme-orders"
     assert _settings(erp_task_queue="acme-erp").erp_task_queue == "acme-erp"
     monkeypatch.setenv("PEYVAND_ERP_TASK_QUEUE", "from-env")
     assert _settings(workflow_task_queue="acme-orders").erp_task_queue == "from-env"
+
+
+def test_a_queue_needs_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PEYVAND_ERP_TASK_QUEUE", "")
+    with pytest.raises(ValidationError, match="erp_task_queue"):
+        _settings()
 
 
 def test_the_crm_and_the_erp_never_share_a_queue() -> None:
