@@ -156,3 +156,31 @@ def ratio_line(concurrency: int, ours: Phase, bare: Phase) -> str:
         f"  c={concurrency}: ratio ours/bare (throughput) = {ours.per_second / bare.per_second:.2f}"
         f" (rounds: {per_round}); p50 {ours.p50 * 1000:.0f} ms"
     )
+
+
+# Issue 2's targets for this 2-core machine: (concurrency, what is compared, the bound).
+TARGETS = ((50, "ratio", 0.8), (10, "p50", 1.0))
+
+
+def target_lines(results: Sequence[tuple[int, Phase, Phase]]) -> list[str]:
+    """Each of issue 2's targets that this run measured: met or not, with the bare workflow's
+    own figure beside ours, since the machine's speed moves both."""
+    lines = []
+    by_level = {c: (ours, bare) for c, ours, bare in results}
+    for level, kind, bound in TARGETS:
+        if level not in by_level:
+            continue
+        ours, bare = by_level[level]
+        if kind == "ratio":
+            value = ours.per_second / bare.per_second
+            met = value >= bound
+            text = f"ratio ours/bare ≥ {bound} at c={level}: {value:.2f}"
+        else:
+            value = ours.p50
+            met = value < bound
+            text = (
+                f"p50 < {bound:.0f} s at c={level}: {value:.2f} s "
+                f"(the bare workflow's own: {bare.p50:.2f} s)"
+            )
+        lines.append(f"  target {'met' if met else 'NOT met'}: {text}")
+    return lines

@@ -30,7 +30,7 @@ from bench.bare import BareWorkflow, noop
 from bench.explain import activities_per_run, tasks_per_run
 from bench.explain import explain as explain_run
 from bench.instant_warehouse import InstantWarehouse
-from bench.measure import HEADER, Meter, Phase, ratio_line
+from bench.measure import HEADER, Meter, Phase, ratio_line, target_lines
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, ErpCustomer, ErpProduct
 from infra.devserver import DevServer, free_port
 from infra.orders import order_input, start_order
@@ -278,6 +278,8 @@ def main() -> None:
         print(ours.row())
         print(bare.row())
         print(ratio_line(c, ours, bare))
+    for line in target_lines(results):
+        print(line)
     sys.stdout.flush()
 
 
