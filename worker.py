@@ -117,6 +117,9 @@ def build_workers(
         directory: Who may approve; default: the file ``settings.directory_file``.
         policies: The approval policy; default: the file ``settings.approval_policy_file``.
 
+    The ``erp`` role also polls ``Settings.erp_drain_task_queues``, where runs started before
+    the ERP's queue changed still schedule their ERP calls.
+
     Raises:
         ValueError: An unknown role, a system role without its adapter, or the CRM and the ERP
             on one queue.
@@ -124,7 +127,7 @@ def build_workers(
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
-    if settings.crm_task_queue == settings.erp_task_queue:
+    if settings.crm_task_queue in (settings.erp_task_queue, *settings.erp_drain_task_queues):
         raise ValueError("the CRM and the ERP need task queues of their own")
 
     def system(port: T | None, role: str) -> T:
@@ -155,6 +158,11 @@ def build_workers(
     for role in ROLES:
         if role in roles:
             by_queue.setdefault(queue_of[role], []).append(role)
+    if "erp" in roles:
+        # Runs started while the ERP was elsewhere still schedule their calls there.
+        for queue in settings.erp_drain_task_queues:
+            if queue not in (settings.erp_task_queue, settings.workflow_task_queue):
+                by_queue.setdefault(queue, ["erp"])
     workers = []
     for queue, members in by_queue.items():
         # Built only when asked for: a Worker registers with the SDK core as it is constructed.

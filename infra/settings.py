@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     workflow_task_queue: str = Field(default="peyvand-orders", min_length=1)
     crm_task_queue: str = Field(default="peyvand-crm", min_length=1)
     erp_task_queue: str = Field(default="peyvand-orders", min_length=1)
+    # Queues the ERP's activities used before (peyvand-erp was the default until 2026-11-30):
+    # runs started then still schedule their ERP calls there, so ERP workers keep polling them.
+    # Set it to [] once no such run is open (docs/deployment.md). JSON in the environment.
+    erp_drain_task_queues: list[str] = Field(default_factory=lambda: ["peyvand-erp"])
     crm: QueueSettings = Field(default_factory=QueueSettings)
     erp: QueueSettings = Field(default_factory=QueueSettings)
 
@@ -116,7 +120,7 @@ class Settings(BaseSettings):
             # Marks the field as set: a later model_copy changing the workflows' queue keeps
             # this one (no code does that; build_workers checks the CRM apart again).
             self.erp_task_queue = self.workflow_task_queue
-        if self.crm_task_queue == self.erp_task_queue:
+        if self.crm_task_queue in (self.erp_task_queue, *self.erp_drain_task_queues):
             raise ValueError(
                 f"the CRM and the ERP share the task queue {self.crm_task_queue!r}: each needs "
                 "its own, so a slow CRM never takes the ERP's slots"

@@ -92,6 +92,7 @@ def ingress_settings(env: WorkflowEnvironment, tmp_path: Path, ring_text: str) -
         workflow_task_queue=queue,
         crm_task_queue=f"{queue}-crm",
         erp_task_queue=f"{queue}-erp",
+        erp_drain_task_queues=[],  # no other test's queue
         data_dir=tmp_path,
         codec_keys=SecretStr(ring_text),
         ingress_crm_secret=SecretStr(CRM_SECRET),

@@ -50,7 +50,9 @@ def stack_settings(env: WorkflowEnvironment, crm_url: str, erp_url: str) -> Sett
         temporal_address=dev_address(env),
         workflow_task_queue=queue,
         crm_task_queue=f"{queue}-crm",
-        # The ERP on the workflows' queue, as by default (the ingress tests keep it apart).
+        # The ERP on the workflows' queue, as by default (the ingress tests keep it apart), and
+        # its old queue drained, as by default, under a name of this test's own.
+        erp_drain_task_queues=[f"{queue}-erp"],
         crm_database_url=crm_url,
         erp_database_url=erp_url,
     )

@@ -1,7 +1,8 @@
 """The default queues on a real dev server: the ERP's activities share the workflows' queue, so
 the worker that schedules one is handed it with the workflow task (eager execution) instead of
 through the server's matching; the CRM's keep a queue of their own; and an order started by a
-client that runs the workflow worker starts eagerly too. The server's own counters tell."""
+client that runs the workflow worker starts eagerly too. The server's own counters tell. A run
+started while the ERP had a queue of its own still gets its ERP calls done there."""
 
 from __future__ import annotations
 
@@ -87,3 +88,30 @@ async def test_erp_activities_and_the_start_go_eagerly_crm_ones_through_their_qu
         await asyncio.sleep(0.2)
     assert got == want
     assert getattr(handle, "__temporal_eagerly_started") is True  # the SDK's own record
+
+
+async def test_a_run_started_on_the_old_erp_queue_is_served_there(
+    dev_env: WorkflowEnvironment, sandbox: tuple[SandboxCRM, SandboxERP]
+) -> None:
+    crm, erp = sandbox
+    settings = stack_settings(dev_env, "sqlite+aiosqlite://", "sqlite+aiosqlite://")
+    (old_queue,) = settings.erp_drain_task_queues
+    order = crm_order("OLD-1", seed.ACCOUNT_SEPAHAN, (seed.SKU_PLC, "1"))
+    assert await crm.create_order(order)
+    # As an order started by the earlier release recorded it: the ERP's own queue.
+    started_then = order_input(settings, "OLD-1").model_copy(update={"erp_task_queue": old_queue})
+    workers = build_workers(dev_env.client, settings, crm, erp)
+    for w in workers:
+        await w.__aenter__()
+    try:
+        await start_order(dev_env.client, settings, started_then)
+        state = await wait_for(dev_env.client, "OLD-1", reached(OrderStatus.AWAITING_SHIPMENT))
+    finally:
+        for w in reversed(workers):
+            await w.__aexit__(None, None, None)
+    assert state.erp_order_number is not None
+    queues = set()
+    async for event in order_handle(dev_env.client, "OLD-1").fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            queues.add(event.activity_task_scheduled_event_attributes.task_queue.name)
+    assert queues == {old_queue, settings.crm_task_queue}

@@ -38,6 +38,7 @@ NOT_IN_COMPOSE = {
     "dev_server_ui_port": "embedded dev server only",
     "codec_key_file": "the alternative to PEYVAND_CODEC_KEYS, which .env provides",
     "otel_endpoint": "tracing is off until a collector exists (commented in deploy/env.example)",
+    "erp_drain_task_queues": "the default keeps polling peyvand-erp, this file's earlier ERP queue",
 }
 
 #: ``temporal operator search-attribute create --type`` names of the SDK's indexed value types.

@@ -58,8 +58,8 @@ async def test_by_default_one_worker_runs_the_workflows_and_the_erp(
     env: WorkflowEnvironment,
 ) -> None:
     workers = build_workers(env.client, _settings(), InMemoryCRM(), InMemoryERP())
-    assert [w.task_queue for w in workers] == ["peyvand-orders", "peyvand-crm"]
-    orders, crm = workers
+    assert [w.task_queue for w in workers] == ["peyvand-orders", "peyvand-crm", "peyvand-erp"]
+    orders, crm, legacy = workers
     assert orders.config().get("workflows") == WORKFLOWS
     assert "erp_create_sales_order" in _activity_names(orders)
     assert not any(name.startswith("crm_") for name in _activity_names(orders))
@@ -67,6 +67,10 @@ async def test_by_default_one_worker_runs_the_workflows_and_the_erp(
     assert {"crm_fetch_order", "approval_plan"} <= _activity_names(crm)
     assert not any(name.startswith("erp_") for name in _activity_names(crm))
     assert not crm.config().get("workflows")
+    # Runs started when the ERP had its own default queue still schedule there.
+    assert _activity_names(legacy) == {
+        n for n in _activity_names(orders) if n.startswith("erp_")
+    } and not legacy.config().get("workflows")
 
 
 async def test_each_queue_keeps_its_own_limits(env: WorkflowEnvironment) -> None:
@@ -74,8 +78,9 @@ async def test_each_queue_keeps_its_own_limits(env: WorkflowEnvironment) -> None
         crm=QueueSettings(max_concurrent_activities=3),
         erp=QueueSettings(max_concurrent_activities=7, max_task_queue_activities_per_second=5.0),
     )
-    orders, crm = build_workers(env.client, settings, InMemoryCRM(), InMemoryERP())
+    orders, crm, legacy = build_workers(env.client, settings, InMemoryCRM(), InMemoryERP())
     assert orders.config().get("max_concurrent_activities") == 7
+    assert legacy.config().get("max_task_queue_activities_per_second") == 5.0
     assert orders.config().get("max_task_queue_activities_per_second") == 5.0
     # The server counts only tasks that pass through its queue: a rate turns eager off.
     assert orders.config().get("disable_eager_activity_execution") is True
@@ -106,9 +111,29 @@ async def test_each_system_role_asks_for_its_adapter(env: WorkflowEnvironment) -
         build_workers(env.client, _settings(), None, None, ["billing"])
     # A process of the system roles alone polls the ERP's activities on the workflows' queue;
     # the workflow tasks there go to the workflows process.
-    both = build_workers(env.client, _settings(), InMemoryCRM(), InMemoryERP(), ["crm", "erp"])
+    both = build_workers(
+        env.client,
+        _settings(erp_drain_task_queues=[]),
+        InMemoryCRM(),
+        InMemoryERP(),
+        ["crm", "erp"],
+    )
     assert [w.task_queue for w in both] == ["peyvand-crm", "peyvand-orders"]
     assert not both[1].config().get("workflows")
+
+
+async def test_erp_drain_queues_are_polled_by_the_erp_role_only(env: WorkflowEnvironment) -> None:
+    settings = _settings(erp_drain_task_queues=["old-erp", "peyvand-orders", "older-erp"])
+    queues = [
+        w.task_queue for w in build_workers(env.client, settings, None, InMemoryERP(), ["erp"])
+    ]
+    assert queues == ["peyvand-orders", "old-erp", "older-erp"]  # the current one only once
+    queues = [
+        w.task_queue for w in build_workers(env.client, settings, InMemoryCRM(), None, ["crm"])
+    ]
+    assert queues == ["peyvand-crm"]
+    with pytest.raises(ValidationError, match="the CRM and the ERP share"):
+        _settings(erp_drain_task_queues=["peyvand-crm"])
 
 
 async def test_settings_changed_after_validation_still_keep_the_crm_apart(
