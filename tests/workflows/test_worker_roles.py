@@ -64,6 +64,9 @@ async def test_by_default_one_worker_runs_the_workflows_and_the_erp(
     assert "erp_create_sales_order" in _activity_names(orders)
     assert not any(name.startswith("crm_") for name in _activity_names(orders))
     assert orders.config().get("disable_eager_activity_execution") is False
+    # The SDK's default: free ERP slots bound how many ERP activities can be taken eagerly.
+    assert orders.config().get("max_concurrent_activities") == 100
+    assert crm.config().get("max_concurrent_activities") == 20
     assert {"crm_fetch_order", "approval_plan"} <= _activity_names(crm)
     assert not any(name.startswith("erp_") for name in _activity_names(crm))
     assert not crm.config().get("workflows")
