@@ -127,7 +127,7 @@ def build_workers(
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown worker roles {sorted(unknown)}; choose from {ROLES}")
-    if settings.crm_task_queue in (settings.erp_task_queue, *settings.erp_drain_task_queues):
+    if settings.crm_task_queue in settings.erp_queues:
         raise ValueError("the CRM and the ERP need task queues of their own")
 
     def system(port: T | None, role: str) -> T:

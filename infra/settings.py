@@ -123,7 +123,7 @@ class Settings(BaseSettings):
             # Marks the field as set: a later model_copy changing the workflows' queue keeps
             # this one (no code does that; build_workers checks the CRM apart again).
             self.erp_task_queue = self.workflow_task_queue
-        if self.crm_task_queue in (self.erp_task_queue, *self.erp_drain_task_queues):
+        if self.crm_task_queue in self.erp_queues:
             raise ValueError(
                 f"the CRM and the ERP share the task queue {self.crm_task_queue!r}: each needs "
                 "its own, so a slow CRM never takes the ERP's slots"
@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() else ROOT / value
+
+    @property
+    def erp_queues(self) -> tuple[str, ...]:
+        """Every queue the ERP's activities are polled on: its own, then the drained ones."""
+        return (self.erp_task_queue, *self.erp_drain_task_queues)
 
     @property
     def crm_url(self) -> str:

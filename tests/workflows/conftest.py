@@ -71,6 +71,14 @@ LINKED_ACCOUNT = "A-LINKED"
 LINKED_CUSTOMER = "C-900001"
 NEW_ACCOUNT = "A-NEW"
 OWNER = "rep"
+# What the CRM order shows, in turn, for an order that goes straight through to cash.
+STRAIGHT_CRM_STATUSES = [
+    CrmOrderStatus.IN_PROGRESS,
+    CrmOrderStatus.CONFIRMED,
+    CrmOrderStatus.SHIPPED,
+    CrmOrderStatus.INVOICED,
+    CrmOrderStatus.CLOSED,
+]
 
 Handle = WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]
 
@@ -205,19 +213,22 @@ class O2C:
         )
         return order_id
 
+    def input(self, order_id: str, **fields: Any) -> OrderToCashInput:
+        """The input this world's orders start with (its queues and version), with ``fields``."""
+        values: dict[str, Any] = {
+            "crm_task_queue": f"{self.queue}-crm",
+            "erp_task_queue": f"{self.queue}-erp",
+            "version": self.version,
+            **fields,
+        }
+        return OrderToCashInput(order_id=order_id, **values)
+
     async def start(
         self, order_id: str, policy: OrderPolicy | None = None, requested_by: str | None = None
     ) -> Handle:
         handle = await self.env.client.start_workflow(
             OrderToCashWorkflow.run,
-            OrderToCashInput(
-                order_id=order_id,
-                requested_by=requested_by,
-                policy=policy or OrderPolicy(),
-                crm_task_queue=f"{self.queue}-crm",
-                erp_task_queue=f"{self.queue}-erp",
-                version=self.version,
-            ),
+            self.input(order_id, requested_by=requested_by, policy=policy or OrderPolicy()),
             id=workflow_id(order_id),
             task_queue=self.queue,
         )

@@ -14,13 +14,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.models import CrmOrderStatus
 from domain.orders import ApprovalRules, OrderPolicy, OrderStatus
-from tests.workflows.conftest import LINKED_ACCOUNT, NEW_ACCOUNT, O2C
+from tests.workflows.conftest import LINKED_ACCOUNT, NEW_ACCOUNT, O2C, STRAIGHT_CRM_STATUSES
 from workflows import search_attributes as sa
 from workflows.order_to_cash.models import (
     ORDER_TO_CASH_VERSION,
-    OrderToCashInput,
     PaymentNotice,
     workflow_id,
 )
@@ -63,13 +61,7 @@ async def test_search_attributes_and_their_writes(o2c: O2C) -> None:
     )
     # The CRM sees the same changes in the same order either way; version 2 sends them in
     # fewer calls (those made between two resting statuses go out with the next one).
-    assert await o2c.crm_statuses(order_id) == [
-        CrmOrderStatus.IN_PROGRESS,
-        CrmOrderStatus.CONFIRMED,
-        CrmOrderStatus.SHIPPED,
-        CrmOrderStatus.INVOICED,
-        CrmOrderStatus.CLOSED,
-    ]
+    assert await o2c.crm_statuses(order_id) == STRAIGHT_CRM_STATUSES
     assert crm_calls == (3 if o2c.version >= 2 else 4)
     if o2c.version >= 2:
         assert markers == []
@@ -150,12 +142,7 @@ async def test_a_version_newer_than_the_worker_is_left_for_a_newer_worker(
     o2c_latest: O2C,
 ) -> None:
     order_id = await o2c_latest.order([("P1", 1, 100)])
-    newer = OrderToCashInput(
-        order_id=order_id,
-        crm_task_queue=f"{o2c_latest.queue}-crm",
-        erp_task_queue=f"{o2c_latest.queue}-erp",
-        version=ORDER_TO_CASH_VERSION + 1,
-    )
+    newer = o2c_latest.input(order_id, version=ORDER_TO_CASH_VERSION + 1)
     _, failures = await _task_failures(o2c_latest, newer.model_dump(mode="json"))
     assert failures and "newer than this worker's" in failures[0]
 
@@ -164,12 +151,7 @@ async def test_an_input_field_the_worker_does_not_know_fails_the_task_not_the_or
     o2c_latest: O2C,
 ) -> None:
     order_id = await o2c_latest.order([("P1", 1, 100)])
-    later = OrderToCashInput(
-        order_id=order_id,
-        crm_task_queue=f"{o2c_latest.queue}-crm",
-        erp_task_queue=f"{o2c_latest.queue}-erp",
-        version=ORDER_TO_CASH_VERSION,
-    ).model_dump(mode="json")
+    later = o2c_latest.input(order_id).model_dump(mode="json")
     later["added_by_a_later_release"] = True
     _, failures = await _task_failures(o2c_latest, later)
     assert failures and "added_by_a_later_release" in failures[0]
