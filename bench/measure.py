@@ -137,8 +137,13 @@ class Meter:
         ours: Callable[[int], Awaitable[None]],
         bare: Callable[[int], Awaitable[None]],
         rounds: int,
+        after_ours: Callable[[range], Awaitable[None]] | None = None,
     ) -> tuple[Phase, Phase]:
-        """``n`` of ours and ``n`` of the baseline, in ``rounds`` alternating rounds."""
+        """``n`` of ours and ``n`` of the baseline, in ``rounds`` alternating rounds.
+
+        ``after_ours(items)`` runs, untimed, after each round of ours: the first round is ours,
+        so the baseline can be fitted to what ours did before it runs.
+        """
         total_ours, total_bare = Phase(names[0]), Phase(names[1])
         bounds = [n * r // rounds for r in range(rounds + 1)]
         for r in range(rounds):
@@ -146,7 +151,36 @@ class Meter:
             pair = [(total_ours, ours), (total_bare, bare)]
             for total, one in pair if r % 2 == 0 else reversed(pair):
                 total.add(await self.phase(total.name, items, concurrency, one))
+                if one is ours and after_ours is not None:
+                    await after_ours(items)
         return total_ours, total_bare
+
+
+class Matched:
+    """How many activities each bare run makes, so that on average they match ours.
+
+    An order makes fewer activities when its shipment and payment are in before it waits for
+    them (process version 3), and how often that happens depends on the load. The bench samples
+    ours after each round (``add``) and gives the bare runs the same mean: run ``i`` gets the
+    ``i``-th step of that mean spread over whole numbers.
+    """
+
+    def __init__(self) -> None:
+        self._counts: list[int] = []
+
+    def add(self, counts: Sequence[int]) -> None:
+        self._counts += counts
+
+    @property
+    def mean(self) -> float:
+        if not self._counts:
+            raise ValueError("no run of ours sampled yet")
+        return sum(self._counts) / len(self._counts)
+
+    def steps(self, i: int) -> int:
+        """Activities for bare run ``i``: consecutive runs add up to ``mean`` each."""
+        mean = self.mean
+        return int(mean * (i + 1)) - int(mean * i)
 
 
 def ratio_line(concurrency: int, ours: Phase, bare: Phase) -> str:

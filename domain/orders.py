@@ -43,6 +43,12 @@ class OrderStatus(StrEnum):
         return self in _FINAL or self in _RESTING
 
     @property
+    def awaits_event(self) -> bool:
+        """A resting status the run sits in until something from outside comes: stock, a
+        decision, the shipment, a payment (or a timer for them)."""
+        return self in _AWAITING
+
+    @property
     def cancellable(self) -> bool:
         """Cancellation is accepted until the goods have left the warehouse."""
         return self in _CANCELLABLE
@@ -58,6 +64,7 @@ _RESTING = {
     OrderStatus.OVERDUE,
     OrderStatus.COMPENSATING,
 }
+_AWAITING = _RESTING - {OrderStatus.RECEIVED, OrderStatus.COMPENSATING}
 _CANCELLABLE = {
     OrderStatus.RECEIVED,
     OrderStatus.VALIDATED,

@@ -23,10 +23,10 @@ from activities.erp import ErpActivities
 from adapters.policy_file import StaticPolicySource
 from adapters.sandbox.directory import StaticDirectory
 from domain.approval_chain import Directory, DirectoryGroup, DirectoryUser
-from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpProduct
+from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpCustomer, ErpProduct
 from tests.fakes import InMemoryCRM, InMemoryERP
 from tests.temporal_envs import time_skipping
-from tests.workflows.conftest import POLICY
+from tests.workflows.conftest import POLICY, notify_at_once
 from workflows.approval_chain.models import DecideInput
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
@@ -61,12 +61,21 @@ async def _systems() -> tuple[InMemoryCRM, InMemoryERP]:
     )
     await erp.set_stock("P1", "THR", Decimal(5))
     await erp.set_stock("P1", "IFN", Decimal(20))
-    for oid in ("R1", "R2"):
+    # A2 has a credit line in the ERP: its orders need no approval.
+    await erp.upsert_customer(
+        ErpCustomer(
+            customer_id="C2", external_ref="A2", name="Bolt", currency="EUR", credit_limit=10000
+        )
+    )
+    await crm.upsert_account(
+        CrmAccount(account_id="A2", name="Bolt", tax_id="T2", erp_customer_id="C2")
+    )
+    for oid, account in (("R1", "A1"), ("R2", "A1"), ("R3", "A2")):
         line = CrmOrderLine(
             line_no=1, sku="P1", quantity=Decimal(8), unit_price=Decimal(100), currency="EUR"
         )
         await crm.create_order(
-            CrmOrder(order_id=oid, account_id="A1", owner="rep", currency="EUR", lines=[line])
+            CrmOrder(order_id=oid, account_id=account, owner="rep", currency="EUR", lines=[line])
         )
     return crm, erp
 
@@ -144,6 +153,24 @@ async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
     await _save(handle, f"order_v{ORDER_TO_CASH_VERSION}_cancelled_after_reservation")
 
 
+async def _at_once(client: Client, q: str, erp: InMemoryERP) -> None:
+    """Shipped and paid before the run reaches either wait: never rests until it completes."""
+    handle = await client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderToCashInput(
+            order_id="R3",
+            crm_task_queue=f"{q}-crm",
+            erp_task_queue=f"{q}-erp",
+            version=ORDER_TO_CASH_VERSION,
+        ),
+        id="order-R3",
+        task_queue=q,
+    )
+    notify_at_once(erp, handle)
+    await handle.result()
+    await _save(handle, f"order_v{ORDER_TO_CASH_VERSION}_shipped_and_paid_at_once")
+
+
 async def main() -> None:
     HERE.mkdir(exist_ok=True)
     crm, erp = await _systems()
@@ -166,6 +193,7 @@ async def main() -> None:
         ):
             await _completed(env.client, env, q, erp)
             await _cancelled(env.client, env, q)
+            await _at_once(env.client, q, erp)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ def test_histories_are_committed() -> None:
         "order_cancelled_after_reservation",
         "order_v2_completed_with_dunning",
         "order_v2_cancelled_after_reservation",
+        "order_v3_completed_with_dunning",
+        "order_v3_cancelled_after_reservation",
+        "order_v3_shipped_and_paid_at_once",
         "approval_chain_reminded_approved",
         "return_resolved_partly_scrapped",
     } <= names

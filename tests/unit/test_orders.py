@@ -66,3 +66,15 @@ def test_only_resting_statuses_reach_the_search_attribute() -> None:
         resting
     )
     assert {OrderStatus.AWAITING_APPROVAL, OrderStatus.COMPLETED, OrderStatus.OVERDUE} <= resting
+
+
+def test_the_statuses_an_order_awaits_something_in() -> None:
+    awaiting = {s for s in OrderStatus if s.awaits_event}
+    assert awaiting == {
+        OrderStatus.AWAITING_STOCK,
+        OrderStatus.AWAITING_APPROVAL,
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.AWAITING_PAYMENT,
+        OrderStatus.OVERDUE,
+    }
+    assert all(s.is_resting and not s.is_final for s in awaiting)

@@ -83,6 +83,7 @@ class Approval(OrderBase):
             static_summary=f"Approval of order {s.order_id}: " + ", ".join(s.approval.levels),
         )
         self._event("approval", f"chain {cid}: {', '.join(s.approval.levels)}")
+        self._rest(chain.done)
         try:
             await workflow.wait_condition(lambda: chain.done() or self._cancel is not None)
         except asyncio.CancelledError:

@@ -75,6 +75,10 @@ class OrderBase:
         # search attributes learnt between resting statuses wait for the next one (``_index``).
         self._lean = input.version >= 2
         self._unindexed: list[SearchAttributeUpdate[Any]] = []
+        # Version 3 on: a resting status is written (search attributes, CRM) only once the run
+        # really waits in it (``_rest``); one whose wait is over before it begins is skipped.
+        self._rest_first = input.version >= 3
+        self._unsettled = False
 
     def _patched(self, patch_id: str) -> bool:
         """``workflow.patched`` for version 1 runs; version 2 has every such change built in."""
@@ -136,6 +140,10 @@ class OrderBase:
         metrics.order_stopped(status.value, cause, compensated=compensated)
 
     async def _needs_attention(self, problem: str) -> None:
+        if self._rest_first:
+            # The run ends here: what version 3 held for a rest is written, so the order is
+            # found by its customer and ERP number, in the status it got to.
+            self._write_index()
         if self._lean:
             # Changes still held for the next resting status (version 2) reach the CRM first:
             # the run ends here, and the CRM must show how far the order got.
@@ -158,6 +166,7 @@ class OrderBase:
 
     async def _wait(self, done: Callable[..., bool], timeout: timedelta, summary: str) -> bool:
         """Wait until ``done()`` or a cancel request; False when the timeout passed first."""
+        self._rest(done)
         try:
             await workflow.wait_condition(
                 lambda: done() or self._cancel is not None,
@@ -178,6 +187,8 @@ class OrderBase:
 
     async def _maybe_continue_as_new(self) -> None:
         if workflow.info().is_continue_as_new_suggested():
+            if self._unsettled:
+                self._settle()
             await self._crm_drain()
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self._unindexed:  # the next run starts with the search attributes of this one
@@ -195,7 +206,7 @@ class OrderBase:
             # version 2 on, changes made between two resting statuses wait for the next one
             # (``_set``), so an order that goes straight through sends fewer, fuller batches.
             self._crm_queued.append(self._crm_update(status, step, **fields))
-            if not self._lean or self._s.status.is_resting:
+            if not self._lean or (self._s.status.is_resting and not self._unsettled):
                 self._crm_flush()
             return
         previous = self._crm_tail
@@ -254,11 +265,16 @@ class OrderBase:
         s = self._s
         changed = s.status is not status
         s.status, s.detail = status, detail
-        if changed and status.is_resting:
-            updates, self._unindexed = self._unindexed, []
-            workflow.upsert_search_attributes([*updates, sa.ORDER_STATUS.value_set(status.value)])
-        if self._lean and status.is_resting:
-            self._crm_flush()  # the CRM shows where the order rests
+        if self._rest_first and status.awaits_event:
+            # Written by ``_rest`` if the run waits here; an order whose next event is already
+            # in saves a visibility write and a CRM call per status it passes through.
+            # COMPENSATING is written at once: the run may sit in it while a system is down.
+            self._unsettled = self._unsettled or changed
+        else:
+            if changed and status.is_resting:
+                self._write_index()
+            if self._lean and status.is_resting:
+                self._crm_flush()  # the CRM shows where the order rests
         self._event("status", f"{status.value}: {detail}")
         # The SDK's logger is silent while a history replays, so each change is logged once.
         workflow.logger.info("order %s: %s", status.value, detail)
@@ -268,6 +284,26 @@ class OrderBase:
         if s.invoice_number:
             lines.append(f"invoice {s.invoice_number}, paid {s.amount_paid} {s.currency or ''}")
         workflow.set_current_details("\n\n".join(lines))
+
+    def _rest(self, done: Callable[[], bool]) -> None:
+        """Before a wait: from version 3 on, write the resting status unless ``done()`` already."""
+        if self._rest_first and not (done() or self._cancel is not None):
+            self._settle()
+
+    def _settle(self) -> None:
+        """Write the status the run rests in, with what it holds back: search attributes and
+        CRM changes."""
+        if self._unsettled:
+            self._write_index()
+        self._crm_flush()
+
+    def _write_index(self) -> None:
+        """Upsert the search attributes held back, with ``OrderStatus`` the current status."""
+        self._unsettled = False
+        updates, self._unindexed = self._unindexed, []
+        workflow.upsert_search_attributes(
+            [*updates, sa.ORDER_STATUS.value_set(self._s.status.value)]
+        )
 
     def _event(self, kind: str, detail: str, actor: str | None = None) -> None:
         self._s.events.append(OrderEvent(at=workflow.now(), kind=kind, detail=detail, actor=actor))
