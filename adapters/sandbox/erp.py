@@ -148,7 +148,7 @@ class SandboxERP(SandboxReturns, SandboxSystem, ERPPort):
             RecordNotFound: Unknown sales order.
             InvalidState: The order is cancelled.
         """
-        return await self._db.run(lambda session: documents.ship(session, sales_order_number))
+        return await self._db.run_core(lambda conn: documents.ship(conn, sales_order_number))
 
     async def record_payment(self, invoice_number: str, amount: Decimal, reference: str) -> Invoice:
         """Record an incoming payment on an invoice; idempotent on ``reference``.

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.sandbox.erp_records import (
     SYSTEM,
     invoice_record,
-    lock_stock,
+    lock_stock_rows,
     next_number,
     not_found,
     sales_order_by,
@@ -238,7 +238,7 @@ async def cancel_sales_order(session: AsyncSession, reference: str) -> SalesOrde
     return sales_order_record(row).model_copy(update={"status": SalesOrderStatus.CANCELLED})
 
 
-async def ship(session: AsyncSession, number: str) -> SalesOrder:
+async def ship(session: Executor, number: str) -> SalesOrder:
     """See ``SandboxERP.ship``."""
     order = await sales_order_by(session, number=number, lock=True)
     if order is None:
@@ -257,7 +257,7 @@ async def ship(session: AsyncSession, number: str) -> SalesOrder:
     active = (await session.execute(_ACTIVE_RESERVATIONS, {"number": number})).all()
     sku_of = {r.id: r.sku for r in active}
     drawn = (await session.execute(_DRAWN, {"ids": list(sku_of)})).all()
-    stock = await lock_stock(session, sku_of.values())
+    stock = await lock_stock_rows(session, sku_of.values())
     levels = {key: (row.on_hand, row.reserved) for key, row in stock.items()}
     for line in drawn:
         key = (sku_of[line.reservation_id], line.warehouse)

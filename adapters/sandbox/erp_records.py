@@ -183,6 +183,13 @@ async def lock_stock(session: AsyncSession, skus: Iterable[str]) -> dict[tuple[s
     return {(row.sku, row.warehouse): row for row in rows}
 
 
+async def lock_stock_rows(session: Executor, skus: Iterable[str]) -> dict[tuple[str, str], Any]:
+    """``lock_stock`` for Core callers: the same rows, locks and order, as read-only Core rows
+    (changes go through Core UPDATEs)."""
+    rows = (await session.execute(_LOCK_STOCK_ROWS, {"skus": sorted(set(skus))})).all()
+    return {(row.sku, row.warehouse): row for row in rows}
+
+
 # Built once: building a statement costs more than running it on SQLite.
 _LOCK_STOCK = (
     select(StockRow)
@@ -190,6 +197,13 @@ _LOCK_STOCK = (
     .order_by(StockRow.sku, StockRow.warehouse)
     .with_for_update()
     .execution_options(populate_existing=True)
+)
+_STOCK_TABLE = table_of(StockRow)
+_LOCK_STOCK_ROWS = (
+    select(_STOCK_TABLE)
+    .where(_STOCK_TABLE.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(_STOCK_TABLE.c.sku, _STOCK_TABLE.c.warehouse)
+    .with_for_update()
 )
 
 
