@@ -100,8 +100,7 @@ def build_workers(
 
     Each external system gets its own queue and limits, so a slow or rate-limited CRM never takes
     the slots the ERP side needs. The approval activities (policy and directory) run on the CRM
-    queue: the directory stands for the CRM or the identity provider. Every workflows worker
-    also registers the policy's ``approval_plan``, which orders ask as a local activity.
+    queue: the directory stands for the CRM or the identity provider.
 
     By default the ERP's queue is the workflows' (``Settings.erp_task_queue``): one worker then
     runs both, and the server hands it ERP activities with the workflow task that schedules them
@@ -136,26 +135,16 @@ def build_workers(
             raise ValueError(f"the {role} role needs its system's adapter")
         return port
 
-    approvals_: list[ApprovalActivities] = []
-
-    def approvals() -> ApprovalActivities:
-        # One policy source per process: the CRM role and the workflows' local activity share
-        # its cache of the parsed file.
-        if not approvals_:
-            directory_ = directory or FileDirectory(settings.directory_file)
-            approvals_.append(
-                ApprovalActivities(
-                    directory_,
-                    policies or FilePolicySource(settings.approval_policy_file, directory_),
-                )
-            )
-        return approvals_[0]
-
     def activities(role: str) -> tuple[list[Callable[..., Any]], QueueSettings]:
         if role == "crm":
+            directory_ = directory or FileDirectory(settings.directory_file)
+            approvals = ApprovalActivities(
+                directory_,
+                policies or FilePolicySource(settings.approval_policy_file, directory_),
+            )
             port = system(crm, "crm")
             methods = CrmActivities(port).methods() + CrmReturnActivities(port).methods()
-            return methods + approvals().methods(), settings.crm
+            return methods + approvals.methods(), settings.crm
         erp_ = system(erp, "erp")
         methods = ErpActivities(erp_).methods() + ErpReturnActivities(erp_).methods()
         return methods, settings.erp
@@ -178,28 +167,19 @@ def build_workers(
     for queue, members in by_queue.items():
         # Built only when asked for: a Worker registers with the SDK core as it is constructed.
         options: dict[str, Any] = {}
-        methods: list[Callable[..., Any]] = []
         if "workflows" in members:
             options.update(workflows=WORKFLOWS, workflow_runner=workflow_runner(client))
-            if "crm" not in members:  # else registered with the CRM's approval activities
-                # Orders ask the approval policy here, as a local activity.
-                methods.append(approvals().plan)
-            # Alone on its queue, this worker takes no activity task from the server: those
-            # are for the ERP's workers, which may poll this queue from another process.
-            options.update(no_remote_activities=members == ["workflows"])
         for role in members:
             if role == "workflows":
                 continue
-            role_methods, limits = activities(role)
-            methods += role_methods
+            methods, limits = activities(role)
             options.update(
+                activities=methods,
                 max_concurrent_activities=limits.max_concurrent_activities,
                 max_activities_per_second=limits.max_activities_per_second,
                 max_task_queue_activities_per_second=limits.max_task_queue_activities_per_second,
                 disable_eager_activity_execution=limits.rate_limited,
             )
-        if methods:
-            options.update(activities=methods)
         workers.append(
             Worker(
                 client, task_queue=queue, graceful_shutdown_timeout=timedelta(seconds=10), **options

@@ -1,5 +1,5 @@
-"""How every workflow of peyvand calls an activity (or a local one): one timeout, one bounded
-retry policy, a summary for the Web UI, and the result's type checked."""
+"""How every workflow of peyvand calls an activity: one timeout, one bounded retry policy, a
+summary for the Web UI, and the result's type checked."""
 
 from __future__ import annotations
 
@@ -27,24 +27,6 @@ async def run_activity(fn: Any, arg: Any, queue: str, summary: str, result: type
         fn,
         arg,
         task_queue=queue,
-        start_to_close_timeout=TIMEOUT,
-        retry_policy=RETRY,
-        summary=summary[:200],
-    )
-    assert isinstance(out, result)
-    return out
-
-
-async def run_local_activity(fn: Any, arg: Any, summary: str, result: type[R]) -> R:
-    """``run_activity`` in the workflow's own worker, as a local activity.
-
-    For short work that belongs to no external system, such as reading the approval policy: no
-    activity task passes through the server, and the result is recorded as a marker in the
-    workflow task that asked for it.
-    """
-    out = await workflow.execute_local_activity_method(
-        fn,
-        arg,
         start_to_close_timeout=TIMEOUT,
         retry_policy=RETRY,
         summary=summary[:200],

@@ -177,19 +177,17 @@ async def main() -> None:
     env = await time_skipping()
     async with env:
         q = f"record-{uuid.uuid4().hex[:6]}"
-        approvals = ApprovalActivities(StaticDirectory(DIRECTORY), StaticPolicySource(POLICY))
         async with (
             Worker(
-                env.client,
-                task_queue=q,
-                workflows=[OrderToCashWorkflow, ApprovalChainWorkflow],
-                activities=[approvals.plan],
-                no_remote_activities=True,
+                env.client, task_queue=q, workflows=[OrderToCashWorkflow, ApprovalChainWorkflow]
             ),
             Worker(
                 env.client,
                 task_queue=f"{q}-crm",
-                activities=CrmActivities(crm).methods() + approvals.methods(),
+                activities=CrmActivities(crm).methods()
+                + ApprovalActivities(
+                    StaticDirectory(DIRECTORY), StaticPolicySource(POLICY)
+                ).methods(),
             ),
             Worker(env.client, task_queue=f"{q}-erp", activities=ErpActivities(erp).methods()),
         ):

@@ -376,23 +376,22 @@ async def running_world(env: WorkflowEnvironment, version: int) -> AsyncIterator
     """A fresh world whose orders start with ``version``, its three workers running."""
     world = O2C(env, version=version)
     await seed(world.crm, world.erp)
-    approvals = ApprovalActivities(StaticDirectory(world.directory), StaticPolicySource(POLICY))
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
             Worker(
                 env.client,
                 task_queue=world.queue,
                 workflows=[OrderToCashWorkflow, ApprovalChainWorkflow],
-                # Orders of version 3 ask the policy here, as a local activity (worker.py).
-                activities=[approvals.plan],
-                no_remote_activities=True,
             )
         )
         await stack.enter_async_context(
             Worker(
                 env.client,
                 task_queue=f"{world.queue}-crm",
-                activities=CrmActivities(world.crm).methods() + approvals.methods(),
+                activities=CrmActivities(world.crm).methods()
+                + ApprovalActivities(
+                    StaticDirectory(world.directory), StaticPolicySource(POLICY)
+                ).methods(),
             )
         )
         await stack.enter_async_context(

@@ -89,7 +89,6 @@ async def test_one_trace_follows_an_order_from_start_to_its_activities(
     await seed(world.crm, world.erp)
     order_id = await world.order([("P1", 2, 100)])
 
-    approvals = ApprovalActivities(StaticDirectory(world.directory), StaticPolicySource(POLICY))
     async with AsyncExitStack() as stack:
         # Workers made from the traced client inherit its interceptor (none given here).
         workers = [
@@ -97,14 +96,15 @@ async def test_one_trace_follows_an_order_from_start_to_its_activities(
                 client,
                 task_queue=world.queue,
                 workflows=[OrderToCashWorkflow, ApprovalChainWorkflow],
-                activities=[approvals.plan],
-                no_remote_activities=True,
                 workflow_runner=workflow_runner(client),
             ),
             Worker(
                 client,
                 task_queue=f"{world.queue}-crm",
-                activities=CrmActivities(world.crm).methods() + approvals.methods(),
+                activities=CrmActivities(world.crm).methods()
+                + ApprovalActivities(
+                    StaticDirectory(world.directory), StaticPolicySource(POLICY)
+                ).methods(),
             ),
             Worker(
                 client,

@@ -62,8 +62,6 @@ async def test_by_default_one_worker_runs_the_workflows_and_the_erp(
     orders, crm, legacy = workers
     assert orders.config().get("workflows") == WORKFLOWS
     assert "erp_create_sales_order" in _activity_names(orders)
-    assert "approval_plan" in _activity_names(orders)  # orders ask it as a local activity
-    assert orders.config().get("no_remote_activities") is False
     assert not any(name.startswith("crm_") for name in _activity_names(orders))
     assert orders.config().get("disable_eager_activity_execution") is False
     # The SDK's default: free ERP slots bound how many ERP activities can be taken eagerly.
@@ -98,17 +96,13 @@ async def test_an_erp_queue_of_its_own_gets_a_worker_of_its_own(env: WorkflowEnv
         env.client, _settings(erp_task_queue="peyvand-erp"), InMemoryCRM(), InMemoryERP()
     )
     assert [w.task_queue for w in workers] == ["peyvand-orders", "peyvand-crm", "peyvand-erp"]
-    # Only the policy, as a local activity: the ERP's activity tasks are for the ERP's worker.
-    assert _activity_names(workers[0]) == {"approval_plan"}
-    assert workers[0].config().get("no_remote_activities") is True
+    assert not _activity_names(workers[0])
 
 
 async def test_workflows_role_alone_needs_no_adapters(env: WorkflowEnvironment) -> None:
     (workflows,) = build_workers(env.client, _settings(), None, None, ["workflows"])
     assert workflows.task_queue == "peyvand-orders"
-    # The ERP's activities on this queue are polled by the process that has the ERP.
-    assert _activity_names(workflows) == {"approval_plan"}
-    assert workflows.config().get("no_remote_activities") is True
+    assert not _activity_names(workflows)
 
 
 async def test_each_system_role_asks_for_its_adapter(env: WorkflowEnvironment) -> None:
@@ -151,19 +145,3 @@ async def test_settings_changed_after_validation_still_keep_the_crm_apart(
     settings = _settings().model_copy(update={"crm_task_queue": "peyvand-orders"})
     with pytest.raises(ValueError, match="task queues of their own"):
         build_workers(env.client, settings, InMemoryCRM(), InMemoryERP())
-
-
-async def test_workflows_beside_the_crm_register_the_policy_once(env: WorkflowEnvironment) -> None:
-    settings = _settings(
-        workflow_task_queue="one",
-        crm_task_queue="one",
-        erp_task_queue="erp",
-        erp_drain_task_queues=[],
-    )
-    one, erp = build_workers(env.client, settings, InMemoryCRM(), InMemoryERP())
-    names = [
-        getattr(fn, "__temporal_activity_definition").name
-        for fn in one.config().get("activities", [])
-    ]
-    assert names.count("approval_plan") == 1 and "crm_fetch_order" in names
-    assert one.config().get("no_remote_activities") is False

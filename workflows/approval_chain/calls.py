@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.approval_chain import ResolvedGroup
     from domain.approvals import ApprovalFacts, ApprovalPlan
     from domain.models import CrmNote, CrmTask
-    from workflows.activity_calls import run_activity, run_local_activity
+    from workflows.activity_calls import run_activity
 
 
 class ApprovalCalls:
@@ -21,23 +21,14 @@ class ApprovalCalls:
     def __init__(self, crm_queue: str) -> None:
         self._crm = crm_queue
 
-    async def plan(self, facts: ApprovalFacts, *, local: bool = False) -> ApprovalPlan:
-        """The levels the policy in force asks for.
-
-        Args:
-            local: Ask in the workflow's own worker (a local activity, which every workflows
-                worker registers) instead of through the CRM's queue.
-        """
-        summary = f"approval policy for {facts.kind} of {facts.amount} {facts.currency}"
-        input = a.PlanApprovalInput(facts=facts)
-        if local:
-            out = await run_local_activity(
-                a.ApprovalActivities.plan, input, summary, a.PlanApprovalResult
-            )
-        else:
-            out = await run_activity(
-                a.ApprovalActivities.plan, input, self._crm, summary, a.PlanApprovalResult
-            )
+    async def plan(self, facts: ApprovalFacts) -> ApprovalPlan:
+        out = await run_activity(
+            a.ApprovalActivities.plan,
+            a.PlanApprovalInput(facts=facts),
+            self._crm,
+            f"approval policy for {facts.kind} of {facts.amount} {facts.currency}",
+            a.PlanApprovalResult,
+        )
         return out.plan
 
     async def resolve_group(self, group: str, at: datetime) -> ResolvedGroup:

@@ -44,8 +44,7 @@ class Approval(OrderBase):
                 credit_exceeded=not check.within_limit,
                 segment=segment,
                 categories=categories,
-            ),
-            local=self._local_plan,
+            )
         )
 
     async def _approval(self, order: CrmOrder, plan: ApprovalPlan) -> str:
