@@ -3,8 +3,6 @@ the business key and the step, so a retry never creates a second record."""
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -49,16 +47,6 @@ class GetProductsInput(BaseModel):
 
 class GetProductsResult(BaseModel):
     products: list[ErpProduct]
-
-
-class GetOrderFactsInput(BaseModel):
-    skus: list[str]
-    customer_id: str | None = None
-
-
-class GetOrderFactsResult(BaseModel):
-    products: list[ErpProduct]
-    credit: CreditStatus | None = None
 
 
 class GetStockInput(BaseModel):
@@ -160,23 +148,6 @@ class ErpActivities(Activities):
     async def get_products(self, input: GetProductsInput) -> GetProductsResult:
         """The products the ERP knows among the SKUs asked."""
         return GetProductsResult(products=await guarded(self._erp.get_products(input.skus)))
-
-    @activity.defn(name="erp_get_order_facts")
-    async def get_order_facts(self, input: GetOrderFactsInput) -> GetOrderFactsResult:
-        """What an order is checked against: the products the ERP knows among its SKUs and, when
-        the customer is known already, the customer's credit. One activity for both reads
-        spares the order a round trip through Temporal; the two run side by side."""
-
-        async def products() -> list[ErpProduct]:
-            return await guarded(self._erp.get_products(input.skus)) if input.skus else []
-
-        async def credit() -> CreditStatus | None:
-            if input.customer_id is None:
-                return None
-            return await guarded(self._erp.get_credit_status(input.customer_id))
-
-        found, status = await asyncio.gather(products(), credit())
-        return GetOrderFactsResult(products=found, credit=status)
 
     @activity.defn(name="erp_get_stock")
     async def get_stock(self, input: GetStockInput) -> GetStockResult:

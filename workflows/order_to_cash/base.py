@@ -79,8 +79,6 @@ class OrderBase:
         # really waits in it (``_rest``); one whose wait is over before it begins is skipped.
         self._rest_first = input.version >= 3
         self._unsettled = False
-        # Version 3 on: the order's products and its customer's credit are read in one activity.
-        self._one_read = input.version >= 3
 
     def _patched(self, patch_id: str) -> bool:
         """``workflow.patched`` for version 1 runs; version 2 has every such change built in."""

@@ -111,17 +111,6 @@ class Calls:
         )
         return out.products
 
-    async def order_facts(self, skus: list[str], customer_id: str | None) -> e.GetOrderFactsResult:
-        """The products among ``skus`` and, when ``customer_id`` is given, its credit."""
-        return await run_activity(
-            e.ErpActivities.get_order_facts,
-            e.GetOrderFactsInput(skus=skus, customer_id=customer_id),
-            self._erp,
-            f"look up {len(skus)} products"
-            + (f" and the credit of {customer_id}" if customer_id else ""),
-            e.GetOrderFactsResult,
-        )
-
     async def reserve(self, request: ReservationRequest) -> Reservation:
         out = await run_activity(
             e.ErpActivities.reserve_stock,

@@ -73,8 +73,7 @@ ORDER_TO_CASH_VERSION = 3
 3: a resting status (awaiting shipment, payment, stock or approval) is written, search attributes
    and CRM changes, only when the run really waits in it: an order whose shipment and payment are
    in before it reaches those steps (prepaid, instant warehouse) makes one visibility write and
-   one CRM status call instead of three of each. The order's products and its customer's credit
-   are read in one ERP activity (``erp_get_order_facts``) instead of two.
+   one CRM status call instead of three of each.
 """
 
 

@@ -18,7 +18,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
-        CreditStatus,
         CrmOrder,
         CrmOrderStatus,
         ErpProduct,
@@ -142,17 +141,11 @@ class OrderToCashWorkflow(Approval, Intake):
         s.payment_terms_days = order.payment_terms_days
         skus = sorted({line.sku for line in order.lines})
         linked = account.erp_customer_id if account else None
-        found: list[ErpProduct]
-        credit: CreditStatus | None
-        if self._one_read:
-            facts = await calls.order_facts(skus, linked)
-            found, credit = facts.products, facts.credit
-        else:
-            # Independent reads run side by side: an order reaches the ERP in fewer round trips.
-            found, credit = await asyncio.gather(
-                calls.products(skus) if skus else _value(list[ErpProduct]()),
-                calls.credit_status(linked) if linked else _value(None),
-            )
+        # Independent reads run side by side: an order reaches the ERP in fewer round trips.
+        found, credit = await asyncio.gather(
+            calls.products(skus) if skus else _value(list[ErpProduct]()),
+            calls.credit_status(linked) if linked else _value(None),
+        )
         problems = validate_order(order, {p.sku: p for p in found})
         if fetched.account_problem:
             problems.append(fetched.account_problem)
