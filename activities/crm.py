@@ -129,8 +129,7 @@ class CrmActivities(Activities):
     @activity.defn(name="crm_update_order_status")
     async def update_order_status(self, input: UpdateOrderStatusInput) -> UpdateOrderStatusResult:
         """Set the CRM order's status, then each of ``more`` in order (each once per key)."""
-        for update in [input.update, *input.more]:
-            await guarded(self._crm.update_order_status(update))
+        await guarded(self._crm.update_order_statuses([input.update, *input.more]))
         return UpdateOrderStatusResult()
 
     @activity.defn(name="crm_add_note")

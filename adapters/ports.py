@@ -79,6 +79,15 @@ class CRMPort(ABC):
     async def update_order_status(self, update: CrmStatusUpdate) -> None:
         """Set the order's status and the fields given; records history once per ``update.key``."""
 
+    async def update_order_statuses(self, updates: Sequence[CrmStatusUpdate]) -> None:
+        """``update_order_status`` for each of ``updates``, in order, each once per key.
+
+        A CRM that can take them in one request or transaction overrides this; the default
+        sends them one by one.
+        """
+        for update in updates:
+            await self.update_order_status(update)
+
     @abstractmethod
     async def add_note(self, note: CrmNote) -> str:
         """Add a note to the order's timeline once per ``note.key``; returns the note id."""

@@ -23,7 +23,7 @@ from adapters.sandbox.crm_schema import (
     ADD_HISTORY,
     ORDER_LINES,
     SET_ORDER,
-    STATUS_APPLIED,
+    STATUSES_APPLIED,
     AccountRow,
     CrmBase,
     OrderLineRow,
@@ -283,21 +283,50 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
         Raises:
             RecordNotFound: The order does not exist.
         """
+        await self.update_order_statuses([update])
+
+    async def update_order_statuses(self, updates: Sequence[CrmStatusUpdate]) -> None:
+        """Apply ``updates`` in order as ``update_order_status`` does, in one transaction.
+
+        Three statements whatever their number: the keys applied already, one UPDATE per order
+        with the fields the updates leave on it, and their history rows. An unknown order
+        applies none of them.
+
+        Raises:
+            RecordNotFound: An order does not exist.
+        """
+        if not updates:
+            return
         await self._remote_call()
 
         async def op(conn: AsyncConnection) -> None:
-            if await conn.scalar(STATUS_APPLIED, {"k": update.key}) is not None:
+            keys = [u.key for u in updates]
+            seen = set((await conn.execute(STATUSES_APPLIED, {"keys": keys})).scalars())
+            fresh: list[CrmStatusUpdate] = []
+            for update in updates:
+                if update.key not in seen:  # a key twice in one batch counts once too
+                    seen.add(update.key)
+                    fresh.append(update)
+            if not fresh:
                 return
             now = now_utc()
-            fields: dict[str, object] = {"status": update.status.value, "updated_at": now}
-            for name in ("erp_order_number", "invoice_number", "promised_date"):
-                if (value := getattr(update, name)) is not None:
-                    fields[name] = value
-            if not await changed(conn, SET_ORDER, {"oid": update.order_id, **fields}):
-                raise order_not_found(update.order_id)
+            # What the order shows after the updates in turn: the last status, and each field
+            # as the last update that gave it left it.
+            fields: dict[str, dict[str, object]] = {}
+            for update in fresh:
+                order = fields.setdefault(update.order_id, {})
+                order.update(status=update.status.value, updated_at=now)
+                for name in ("erp_order_number", "invoice_number", "promised_date"):
+                    if (value := getattr(update, name)) is not None:
+                        order[name] = value
+            for order_id, values in fields.items():
+                if not await changed(conn, SET_ORDER, {"oid": order_id, **values}):
+                    raise order_not_found(order_id)
             # A concurrent update with the same key fails here on the unique key, and
             # ``Database.run_core`` re-runs this, which then finds the key applied.
-            history = {**update.model_dump(), "status": update.status.value, "recorded_at": now}
+            history = [
+                {**u.model_dump(), "status": u.status.value, "recorded_at": now} for u in fresh
+            ]
             await conn.execute(ADD_HISTORY, history)
 
         await self._db.run_core(op)

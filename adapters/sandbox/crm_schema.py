@@ -243,7 +243,9 @@ class CaseHistoryRow(CrmBase):
 
 # Built once: building a statement costs more than running it on SQLite. The UPDATE sets the
 # columns named in its parameters.
-STATUS_APPLIED = select(StatusHistoryRow.id).where(StatusHistoryRow.key == bindparam("k"))
+STATUSES_APPLIED = select(StatusHistoryRow.key).where(
+    StatusHistoryRow.key.in_(bindparam("keys", expanding=True))
+)
 SET_ORDER = sql_update(table_of(OrderRow)).where(table_of(OrderRow).c.order_id == bindparam("oid"))
 ADD_HISTORY = insert(table_of(StatusHistoryRow))
 _LINES = table_of(OrderLineRow)

@@ -211,6 +211,46 @@ async def test_update_status_of_an_unknown_order_is_record_not_found(crm: Any) -
     assert_not_found(caught.value, "order", "ORD-404")
 
 
+async def test_update_order_statuses_applies_them_in_turn_each_key_once(crm: Any) -> None:
+    await crm.create_order(order())
+    await crm.update_order_status(update("k1", CrmOrderStatus.IN_PROGRESS))
+
+    await crm.update_order_statuses(
+        [
+            update("k1", CrmOrderStatus.REJECTED),  # applied already: nothing
+            update("k2", CrmOrderStatus.CONFIRMED, erp_order_number="SO-000001"),
+            update("k3", CrmOrderStatus.SHIPPED),
+            update("k2", CrmOrderStatus.CANCELLED),  # twice in the batch: the first counts
+            update("k4", CrmOrderStatus.INVOICED, invoice_number="INV-000002"),
+        ]
+    )
+
+    read = await crm.get_order("ORD-1")
+    assert read.status is CrmOrderStatus.INVOICED
+    assert (read.erp_order_number, read.invoice_number) == ("SO-000001", "INV-000002")
+    history = await crm.status_history("ORD-1")
+    assert [(h.key, h.status) for h in history] == [
+        ("k1", CrmOrderStatus.IN_PROGRESS),
+        ("k2", CrmOrderStatus.CONFIRMED),
+        ("k3", CrmOrderStatus.SHIPPED),
+        ("k4", CrmOrderStatus.INVOICED),
+    ]
+    # The same batch again (a retried activity) changes nothing.
+    await crm.update_order_statuses([update("k3", CrmOrderStatus.SHIPPED)])
+    assert len(await crm.status_history("ORD-1")) == 4
+    assert (await crm.get_order("ORD-1")).status is CrmOrderStatus.INVOICED
+    await crm.update_order_statuses([])
+
+
+async def test_update_order_statuses_of_an_unknown_order_is_record_not_found(crm: Any) -> None:
+    with pytest.raises(RecordNotFound) as caught:
+        await crm.update_order_statuses(
+            [CrmStatusUpdate(key="k1", order_id="ORD-404", status=CrmOrderStatus.CONFIRMED)]
+        )
+    assert_not_found(caught.value, "order", "ORD-404")
+    assert await crm.status_history("ORD-404") == []
+
+
 async def test_add_note_once_per_key(crm: Any) -> None:
     await crm.create_order(order())
     note = CrmNote(key="ORD-1/credit", order_id="ORD-1", subject="Credit checked", body="ok")
@@ -325,10 +365,24 @@ async def test_sandbox_applies_concurrent_duplicates_once(sandbox_crm: SandboxCR
             for _ in range(10)
         )
     )
+    batch = [update("k2", CrmOrderStatus.SHIPPED), update("k3", CrmOrderStatus.INVOICED)]
+    await asyncio.gather(*(sandbox_crm.update_order_statuses(batch) for _ in range(10)))
     created = await asyncio.gather(*(sandbox_crm.create_order(order("ORD-2")) for _ in range(5)))
 
     assert len(set(note_ids)) == 1
     assert len(await sandbox_crm.notes("ORD-1")) == 1
-    assert len(await sandbox_crm.status_history("ORD-1")) == 1
+    assert [h.key for h in await sandbox_crm.status_history("ORD-1")] == ["k1", "k2", "k3"]
     assert sorted(created) == [False, False, False, False, True]
     assert await sandbox_crm.get_order("ORD-2") == order("ORD-2")
+
+
+async def test_sandbox_applies_a_batch_whole_or_not_at_all(sandbox_crm: SandboxCRM) -> None:
+    await sandbox_crm.create_order(order())
+    batch = [
+        update("k1", CrmOrderStatus.CONFIRMED),
+        CrmStatusUpdate(key="k2", order_id="ORD-404", status=CrmOrderStatus.CONFIRMED),
+    ]
+    with pytest.raises(RecordNotFound):
+        await sandbox_crm.update_order_statuses(batch)
+    assert await sandbox_crm.status_history("ORD-1") == []
+    assert (await sandbox_crm.get_order("ORD-1")).status is order().status
