@@ -37,8 +37,9 @@ class OrderStatus(StrEnum):
     def is_resting(self) -> bool:
         """A status an order can sit in for a while: waiting for people or systems, or final.
 
-        Only these are written to the ``OrderStatus`` search attribute; the steps between them
-        pass in milliseconds and show in the run's current details instead.
+        Only these are written to the ``OrderStatus`` search attribute, except by a run that
+        ends needing attention, which writes the step it stopped at; the steps between them pass
+        in milliseconds and show in the run's current details instead.
         """
         return self in _FINAL or self in _RESTING
 

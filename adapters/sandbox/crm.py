@@ -288,9 +288,9 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
     async def update_order_statuses(self, updates: Sequence[CrmStatusUpdate]) -> None:
         """Apply ``updates`` in order as ``update_order_status`` does, in one transaction.
 
-        Three statements whatever their number: the keys applied already, one UPDATE per order
-        with the fields the updates leave on it, and their history rows. An unknown order
-        applies none of them.
+        The keys applied already in one statement, one UPDATE per order with the fields the
+        updates leave on it (orders in id order, so two batches never lock them in opposite
+        orders), and the history rows in one statement. An unknown order applies none of them.
 
         Raises:
             RecordNotFound: An order does not exist.
@@ -319,7 +319,7 @@ class SandboxCRM(SandboxCases, SandboxTimeline, SandboxSystem, CRMPort):
                 for name in ("erp_order_number", "invoice_number", "promised_date"):
                     if (value := getattr(update, name)) is not None:
                         order[name] = value
-            for order_id, values in fields.items():
+            for order_id, values in sorted(fields.items()):
                 if not await changed(conn, SET_ORDER, {"oid": order_id, **values}):
                     raise order_not_found(order_id)
             # A concurrent update with the same key fails here on the unique key, and

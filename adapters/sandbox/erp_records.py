@@ -190,21 +190,18 @@ async def lock_stock_rows(session: Executor, skus: Iterable[str]) -> dict[tuple[
     return {(row.sku, row.warehouse): row for row in rows}
 
 
-# Built once: building a statement costs more than running it on SQLite.
-_LOCK_STOCK = (
-    select(StockRow)
-    .where(StockRow.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(StockRow.sku, StockRow.warehouse)
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-_STOCK_TABLE = table_of(StockRow)
-_LOCK_STOCK_ROWS = (
-    select(_STOCK_TABLE)
-    .where(_STOCK_TABLE.c.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(_STOCK_TABLE.c.sku, _STOCK_TABLE.c.warehouse)
-    .with_for_update()
-)
+# Built once: building a statement costs more than running it on SQLite. Both lock the same
+# rows in the same order, as ORM objects (``lock_stock``) or Core rows (``lock_stock_rows``).
+def _locking(query: Select[Any]) -> Select[Any]:
+    return (
+        query.where(StockRow.sku.in_(bindparam("skus", expanding=True)))
+        .order_by(StockRow.sku, StockRow.warehouse)
+        .with_for_update()
+    )
+
+
+_LOCK_STOCK = _locking(select(StockRow)).execution_options(populate_existing=True)
+_LOCK_STOCK_ROWS = _locking(select(table_of(StockRow)))
 
 
 async def warehouses_in_order(session: AsyncSession) -> list[WarehouseRow]:

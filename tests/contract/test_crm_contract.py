@@ -220,8 +220,8 @@ async def test_update_order_statuses_applies_them_in_turn_each_key_once(crm: Any
             update("k1", CrmOrderStatus.REJECTED),  # applied already: nothing
             update("k2", CrmOrderStatus.CONFIRMED, erp_order_number="SO-000001"),
             update("k3", CrmOrderStatus.SHIPPED),
-            update("k2", CrmOrderStatus.CANCELLED),  # twice in the batch: the first counts
             update("k4", CrmOrderStatus.INVOICED, invoice_number="INV-000002"),
+            update("k2", CrmOrderStatus.CANCELLED),  # twice in the batch: the first counts
         ]
     )
 

@@ -293,9 +293,29 @@ class O2C:
         if signal:
             await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
 
-    def notify_at_once(self, handle: Handle, *, ship: bool = True, pay: bool = True) -> None:
+    def notify_at_once(
+        self,
+        handle: Handle,
+        *,
+        ship: bool = True,
+        pay: bool = True,
+        pay_part: Decimal | None = None,
+    ) -> None:
         """``notify_at_once`` on this world's ERP."""
-        notify_at_once(self.erp, handle, ship=ship, pay=pay)
+        notify_at_once(self.erp, handle, ship=ship, pay=pay, pay_part=pay_part)
+
+    async def crm_shows(
+        self, order_id: str, expected: list[CrmOrderStatus], steps: int = 30
+    ) -> None:
+        """Wait, one server second per step, until the CRM order's history is ``expected``:
+        CRM changes go out in activities of their own, after the status that sends them."""
+        found: list[CrmOrderStatus] = []
+        for _ in range(steps):
+            found = await self.crm_statuses(order_id)
+            if found == expected:
+                return
+            await self.env.sleep(1)
+        raise AssertionError(f"the CRM shows {found}, not {expected}")
 
     async def cleanup(self) -> None:
         """Terminate what is still running so later time skips do not wake it."""
@@ -324,23 +344,33 @@ async def update_events(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
 
 
 def notify_at_once(
-    erp: InMemoryERP, handle: Handle, *, ship: bool = True, pay: bool = True
+    erp: InMemoryERP,
+    handle: Handle,
+    *,
+    ship: bool = True,
+    pay: bool = True,
+    pay_part: Decimal | None = None,
 ) -> None:
-    """A fast warehouse (``ship``) and bank (``pay``): ``erp`` ships each sales order and the
-    customer pays each invoice as soon as it exists, and the workflow is told before the
-    activity that made the document returns, so before the workflow reaches its wait."""
+    """A fast warehouse (``ship``) and bank (``pay``) for the order of ``handle``: ``erp`` ships
+    its sales order and the customer pays its invoice (all of it, or ``pay_part``) as soon as
+    each exists, and the workflow is told before the activity that made the document returns,
+    so before the workflow reaches its wait. Other orders' documents are left alone."""
     real_create_so, real_create_invoice = erp.create_sales_order, erp.create_invoice
+    ours = f"{handle.id}/"
 
     async def create_so_then_ship(request):  # type: ignore[no-untyped-def]
         so = await real_create_so(request)
-        await erp.ship(so.number)
-        await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
+        if request.reference.startswith(ours):
+            await erp.ship(so.number)
+            await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
         return so
 
     async def create_invoice_then_pay(request):  # type: ignore[no-untyped-def]
         invoice = await real_create_invoice(request)
-        await erp.record_payment(invoice.number, invoice.total, "at once")
-        await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
+        if request.reference.startswith(ours):
+            amount = invoice.total if pay_part is None else pay_part
+            await erp.record_payment(invoice.number, amount, f"at-once/{invoice.number}")
+            await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
         return invoice
 
     if ship:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateStage
+from temporalio.service import RPCError
 
 from domain.errors import InvalidState, SystemUnavailable
 from domain.models import CrmOrderStatus
@@ -27,6 +28,8 @@ from tests.workflows.conftest import (
     search_attribute_writes,
 )
 from workflows import search_attributes as sa
+from workflows.approval_chain.models import DecideInput
+from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import CancelInput, PaymentNotice
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 
@@ -71,8 +74,7 @@ async def test_an_order_shipped_at_once_rests_only_until_it_is_paid(o2c: O2C) ->
     o2c.notify_at_once(handle, pay=False)
     state = await o2c.wait_for(handle, OrderStatus.AWAITING_PAYMENT)
     waiting = [*STRAIGHT_CRM_STATUSES[:-1]]  # all but closed
-    await o2c.settle(handle, lambda _: True)  # let the CRM calls of the rest land
-    assert await o2c.crm_statuses(order_id) == waiting
+    await o2c.crm_shows(order_id, waiting)
     found = (await handle.describe()).typed_search_attributes
     assert found.get(sa.ORDER_STATUS) == OrderStatus.AWAITING_PAYMENT.value
     assert found.get(sa.ERP_ORDER_NUMBER) == state.erp_order_number
@@ -92,18 +94,55 @@ async def test_an_order_shipped_at_once_rests_only_until_it_is_paid(o2c: O2C) ->
         assert await _crm_calls(handle) == 2
 
 
-async def test_a_partial_payment_makes_the_order_rest_awaiting_the_rest(o2c: O2C) -> None:
+async def test_a_partial_payment_at_once_makes_the_order_rest_awaiting_the_rest(o2c: O2C) -> None:
     order_id = await o2c.order([("P1", 2, 100)])
+    handle = await o2c.start(order_id)
+    o2c.notify_at_once(handle, pay_part=Decimal(50))
+    # The payment's wait is over before it begins; the invoice read then shows 150 open, so the
+    # run waits after all, and that wait writes the status.
+    state = await o2c.settle(handle, lambda s: s.amount_paid == Decimal(50))
+    assert state.status is OrderStatus.AWAITING_PAYMENT
+    await o2c.crm_shows(order_id, STRAIGHT_CRM_STATUSES[:-1])  # all but closed
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(sa.ORDER_STATUS) == OrderStatus.AWAITING_PAYMENT.value
+    assert found.get(sa.ERP_ORDER_NUMBER) == state.erp_order_number
+    if o2c.version >= 3:
+        assert await search_attribute_writes(handle) == [ALL_KNOWN]
+        assert await _crm_calls(handle) == 1
+
+
+async def test_an_overdue_order_is_found_overdue(o2c: O2C) -> None:
+    order_id = await o2c.order([("P1", 2, 100)], payment_terms_days=14)
     handle = await o2c.start(order_id)
     o2c.notify_at_once(handle, pay=False)
     state = await o2c.wait_for(handle, OrderStatus.AWAITING_PAYMENT)
-    assert state.invoice_number is not None
-    await o2c.erp.record_payment(state.invoice_number, Decimal(50), f"part-{order_id}")
-    await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
-    state = await o2c.settle(handle, lambda s: s.amount_paid == Decimal(50))
-    assert state.status is OrderStatus.AWAITING_PAYMENT
+    await o2c.crm_shows(order_id, STRAIGHT_CRM_STATUSES[:-1])
+    assert state.due_date is not None
+    await o2c.env.sleep(timedelta(days=16))  # past the due date: the first reminder
+    await o2c.wait_for(handle, OrderStatus.OVERDUE)
+    await o2c.crm_shows(order_id, [*STRAIGHT_CRM_STATUSES[:-1], CrmOrderStatus.OVERDUE])
     found = (await handle.describe()).typed_search_attributes
-    assert found.get(sa.ORDER_STATUS) == OrderStatus.AWAITING_PAYMENT.value
+    assert found.get(sa.ORDER_STATUS) == OrderStatus.OVERDUE.value
+    if o2c.version >= 3:
+        # The reminder's status change and its visibility write go out together as the run
+        # waits again.
+        assert await search_attribute_writes(handle) == [ALL_KNOWN, ["OrderStatus"]]
+        assert await _crm_calls(handle) == 2
+
+
+async def test_an_order_cancelled_before_it_ever_waited_is_found_cancelled(o2c: O2C) -> None:
+    order_id = await o2c.order([("P1", 2, 100)])
+    handle = await o2c.start(order_id)
+    await handle.start_update(
+        OrderToCashWorkflow.cancel,
+        CancelInput(requested_by="boss", reason="wrong order"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    result = await handle.result()
+    assert result.status is OrderStatus.CANCELLED
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(sa.ORDER_STATUS) == OrderStatus.CANCELLED.value
+    assert (await o2c.erp.stock_snapshot())[("P1", "THR")] == (Decimal(5), Decimal(0))
 
 
 async def test_an_order_awaiting_approval_is_found_in_that_status(o2c: O2C) -> None:
@@ -115,10 +154,7 @@ async def test_an_order_awaiting_approval_is_found_in_that_status(o2c: O2C) -> N
     assert found.get(sa.ORDER_STATUS) == OrderStatus.AWAITING_APPROVAL.value
     assert found.get(sa.CUSTOMER_ID) == LINKED_ACCOUNT
     assert found.get(sa.ORDER_TOTAL) == 12000.0
-    assert await o2c.crm_statuses(order_id) == [
-        CrmOrderStatus.IN_PROGRESS,
-        CrmOrderStatus.AWAITING_APPROVAL,
-    ]
+    await o2c.crm_shows(order_id, [CrmOrderStatus.IN_PROGRESS, CrmOrderStatus.AWAITING_APPROVAL])
 
 
 async def test_an_order_awaiting_stock_is_found_in_that_status(o2c: O2C) -> None:
@@ -126,14 +162,10 @@ async def test_an_order_awaiting_stock_is_found_in_that_status(o2c: O2C) -> None
     policy = OrderPolicy(stock_policy=StockPolicy.WAIT, stock_wait=timedelta(days=1))
     handle = await o2c.start(order_id, policy=policy)
     await o2c.wait_for(handle, OrderStatus.AWAITING_STOCK)
-    await o2c.settle(handle, lambda _: True)
+    await o2c.crm_shows(order_id, [CrmOrderStatus.IN_PROGRESS, CrmOrderStatus.AWAITING_STOCK])
     found = (await handle.describe()).typed_search_attributes
     assert found.get(sa.ORDER_STATUS) == OrderStatus.AWAITING_STOCK.value
     assert found.get(sa.CUSTOMER_ID) == LINKED_ACCOUNT
-    assert await o2c.crm_statuses(order_id) == [
-        CrmOrderStatus.IN_PROGRESS,
-        CrmOrderStatus.AWAITING_STOCK,
-    ]
 
 
 async def test_a_failure_after_an_early_shipment_writes_what_the_order_got_to(o2c: O2C) -> None:
@@ -172,3 +204,35 @@ async def test_an_order_compensating_against_a_system_that_is_down_is_found_so(o
     await o2c.settle(handle, lambda s: o2c.erp.calls.count("release") >= 2)
     found = (await handle.describe()).typed_search_attributes
     assert found.get(sa.ORDER_STATUS) == OrderStatus.COMPENSATING.value
+
+
+async def test_an_approved_order_paid_at_once_tells_the_crm_twice(o2c: O2C) -> None:
+    """Once as it waits for the decision, once as it completes: the changes made after the
+    decision (confirmed, shipped, invoiced, closed) wait for the next rest or the end."""
+    order_id = await o2c.order([("P1", 12, 1000)])  # over the policy's 10,000 EUR
+    handle = await o2c.start(order_id)
+    o2c.notify_at_once(handle)
+    await o2c.wait_for(handle, OrderStatus.AWAITING_APPROVAL)
+    await o2c.settle(handle, lambda s: any(e.kind == "approval" for e in s.events))
+    for _ in range(30):
+        try:
+            if (await o2c.chain_state(order_id)).levels:
+                break
+        except RPCError:
+            pass
+        await o2c.env.sleep(1)
+    await o2c.chain(order_id).execute_update(
+        ApprovalChainWorkflow.decide, DecideInput(approver="boss", approve=True)
+    )
+    assert (await handle.result()).status is OrderStatus.COMPLETED
+    assert await o2c.crm_statuses(order_id) == [
+        CrmOrderStatus.IN_PROGRESS,
+        CrmOrderStatus.AWAITING_APPROVAL,
+        *STRAIGHT_CRM_STATUSES[1:],
+    ]
+    if o2c.version >= 3:
+        assert await _crm_calls(handle) == 2
+        assert await search_attribute_writes(handle) == [
+            ["CustomerId", "OrderStatus", "OrderTotal"],
+            ["ErpOrderNumber", "OrderStatus"],
+        ]

@@ -140,7 +140,9 @@ class OrderBase:
         metrics.order_stopped(status.value, cause, compensated=compensated)
 
     async def _needs_attention(self, problem: str) -> None:
-        if self._rest_first:
+        if self._rest_first and (
+            self._unsettled or self._unindexed or not self._s.status.is_resting
+        ):
             # The run ends here: what version 3 held for a rest is written, so the order is
             # found by its customer and ERP number, in the status it got to.
             self._write_index()
@@ -205,8 +207,9 @@ class OrderBase:
             # Changes that queued up while one was on its way go out together, in order. From
             # version 2 on, changes made between two resting statuses wait for the next one
             # (``_set``), so an order that goes straight through sends fewer, fuller batches.
+            # From version 3 on they go out only when the run waits (``_rest``) or ends.
             self._crm_queued.append(self._crm_update(status, step, **fields))
-            if not self._lean or (self._s.status.is_resting and not self._unsettled):
+            if not self._lean or (self._s.status.is_resting and not self._rest_first):
                 self._crm_flush()
             return
         previous = self._crm_tail
