@@ -25,12 +25,19 @@ async def time_skipping(converter: DataConverter = dc) -> Env:
     return env
 
 
-async def dev_server(*, ui_port: int | None = None, metrics_port: int | None = None) -> Env:
+async def dev_server(
+    *,
+    ui_port: int | None = None,
+    metrics_port: int | None = None,
+    dynamic_config: dict[str, str] | None = None,
+) -> Env:
     """A real dev server (in memory) with peyvand's search attributes registered.
 
     Args:
         ui_port: Also serve the Web UI on this port (it never fetches news from the internet).
         metrics_port: Serve the server's own Prometheus metrics on this port.
+        dynamic_config: Server settings, name to JSON value
+            (``limit.historyCount.suggestContinueAsNew`` …).
     """
     opts: dict[str, Any] = {
         "search_attributes": search_attributes.ALL,
@@ -38,6 +45,8 @@ async def dev_server(*, ui_port: int | None = None, metrics_port: int | None = N
         "dev_server_log_level": "error",
         "dev_server_extra_args": [],
     }
+    for name, value in (dynamic_config or {}).items():
+        opts["dev_server_extra_args"] += ["--dynamic-config-value", f"{name}={value}"]
     if metrics_port is not None:
         opts["dev_server_extra_args"] += ["--metrics-port", str(metrics_port)]
     if ui_port is not None:
