@@ -26,7 +26,8 @@ from domain.approval_chain import Directory, DirectoryGroup, DirectoryUser
 from domain.models import CrmAccount, CrmOrder, CrmOrderLine, CrmUser, ErpCustomer, ErpProduct
 from tests.fakes import InMemoryCRM, InMemoryERP
 from tests.temporal_envs import time_skipping
-from tests.workflows.conftest import POLICY, notify_at_once
+from tests.workflows.conftest import POLICY
+from tests.workflows.instant import notify_at_once
 from workflows.approval_chain.models import DecideInput
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (

@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -55,6 +54,7 @@ from domain.orders import OrderPolicy, OrderStatus
 from infra.settings import ROOT
 from tests.fakes import InMemoryCRM, InMemoryERP
 from tests.temporal_envs import time_skipping
+from tests.workflows.instant import notify_at_once
 from workflows.approval_chain.models import ChainState, chain_id
 from workflows.approval_chain.workflow import ApprovalChainWorkflow
 from workflows.order_to_cash.models import (
@@ -62,7 +62,6 @@ from workflows.order_to_cash.models import (
     OrderState,
     OrderToCashInput,
     OrderToCashResult,
-    PaymentNotice,
     ShipmentNotice,
     workflow_id,
 )
@@ -324,81 +323,6 @@ class O2C:
                 await handle.terminate("test finished")
             except RPCError:
                 pass  # already closed
-
-
-async def update_events(handle: WorkflowHandle[Any, Any]) -> dict[str, int]:
-    """How many Update events of each kind the workflow's history holds."""
-    counts = {"admitted": 0, "accepted": 0, "rejected": 0, "completed": 0}
-    kinds = {
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED: "admitted",
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "accepted",
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED: "rejected",
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: "completed",
-    }
-    history = await handle.fetch_history()
-    for event in history.events:
-        kind = kinds.get(event.event_type)
-        if kind:
-            counts[kind] += 1
-    return counts
-
-
-def notify_at_once(
-    erp: InMemoryERP,
-    handle: Handle,
-    *,
-    ship: bool = True,
-    pay: bool = True,
-    pay_part: Decimal | None = None,
-) -> None:
-    """A fast warehouse (``ship``) and bank (``pay``) for the order of ``handle``: ``erp`` ships
-    its sales order and the customer pays its invoice (all of it, or ``pay_part``) as soon as
-    each exists, and the workflow is told before the activity that made the document returns,
-    so before the workflow reaches its wait. Other orders' documents are left alone."""
-    real_create_so, real_create_invoice = erp.create_sales_order, erp.create_invoice
-    ours = f"{handle.id}/"
-
-    async def create_so_then_ship(request):  # type: ignore[no-untyped-def]
-        so = await real_create_so(request)
-        if request.reference.startswith(ours):
-            await erp.ship(so.number)
-            await handle.signal(OrderToCashWorkflow.shipment_notified, ShipmentNotice())
-        return so
-
-    async def create_invoice_then_pay(request):  # type: ignore[no-untyped-def]
-        invoice = await real_create_invoice(request)
-        if request.reference.startswith(ours):
-            amount = invoice.total if pay_part is None else pay_part
-            await erp.record_payment(invoice.number, amount, f"at-once/{invoice.number}")
-            await handle.signal(OrderToCashWorkflow.payment_notified, PaymentNotice())
-        return invoice
-
-    if ship:
-        erp.create_sales_order = create_so_then_ship  # type: ignore[method-assign]
-    if pay:
-        erp.create_invoice = create_invoice_then_pay  # type: ignore[method-assign]
-
-
-async def search_attribute_writes(handle: WorkflowHandle[Any, Any]) -> list[list[str]]:
-    """The search attributes each upsert in the workflow's history wrote, names sorted."""
-    history = await handle.fetch_history()
-    return [
-        sorted(
-            e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
-        )
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
-    ]
-
-
-async def activity_count(handle: WorkflowHandle[Any, Any], name: str) -> int:
-    """How many ``name`` activities the workflow's history scheduled."""
-    history = await handle.fetch_history()
-    return sum(
-        1
-        for e in history.events
-        if e.activity_task_scheduled_event_attributes.activity_type.name == name
-    )
 
 
 @asynccontextmanager

@@ -16,7 +16,8 @@ from temporalio.service import RPCError
 
 from domain.approval_chain import LevelOutcome, OutOfOffice
 from domain.approvals import ApprovalMode, ExpiryOutcome, LevelSpec
-from tests.workflows.conftest import O2C, update_events
+from tests.workflows.conftest import O2C
+from tests.workflows.history import update_events
 from workflows.approval_chain.models import (
     ApprovalChainInput,
     ChainState,

@@ -12,7 +12,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from domain.errors import SystemUnavailable
 from domain.models import CrmOrderStatus, SalesOrderStatus
 from domain.orders import OrderStatus
-from tests.workflows.conftest import O2C, update_events
+from tests.workflows.conftest import O2C
+from tests.workflows.history import update_events
 from workflows.order_to_cash.models import CancelInput, ShipmentNotice
 from workflows.order_to_cash.workflow import OrderToCashWorkflow
 

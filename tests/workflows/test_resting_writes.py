@@ -19,14 +19,8 @@ from temporalio.service import RPCError
 from domain.errors import InvalidState, SystemUnavailable
 from domain.models import CrmOrderStatus
 from domain.orders import OrderPolicy, OrderStatus, StockPolicy
-from tests.workflows.conftest import (
-    LINKED_ACCOUNT,
-    O2C,
-    STRAIGHT_CRM_STATUSES,
-    Handle,
-    activity_count,
-    search_attribute_writes,
-)
+from tests.workflows.conftest import LINKED_ACCOUNT, O2C, STRAIGHT_CRM_STATUSES, Handle
+from tests.workflows.history import activity_count, search_attribute_writes
 from workflows import search_attributes as sa
 from workflows.approval_chain.models import DecideInput
 from workflows.approval_chain.workflow import ApprovalChainWorkflow

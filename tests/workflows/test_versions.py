@@ -15,14 +15,8 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowExecutionStatus
 
 from domain.orders import ApprovalRules, OrderPolicy, OrderStatus
-from tests.workflows.conftest import (
-    LINKED_ACCOUNT,
-    NEW_ACCOUNT,
-    O2C,
-    STRAIGHT_CRM_STATUSES,
-    activity_count,
-    search_attribute_writes,
-)
+from tests.workflows.conftest import LINKED_ACCOUNT, NEW_ACCOUNT, O2C, STRAIGHT_CRM_STATUSES
+from tests.workflows.history import activity_count, search_attribute_writes
 from workflows import search_attributes as sa
 from workflows.order_to_cash.models import (
     ORDER_TO_CASH_VERSION,
