@@ -19,242 +19,41 @@ Records are copied in and out (``model_copy(deep=True)``): callers can never mut
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
-from adapters.ports import CRMPort, ERPPort
+from adapters.ports import ERPPort
 from domain.errors import (
     IdempotencyConflict,
     InsufficientStock,
     InvalidRecord,
     InvalidState,
-    NotShipped,
     RecordNotFound,
 )
 from domain.models import (
     CreditStatus,
-    CrmAccount,
-    CrmNote,
-    CrmOrder,
-    CrmOrderLine,
-    CrmStatusUpdate,
-    CrmTask,
-    CrmUser,
     CustomerData,
     ErpCustomer,
     ErpProduct,
     Invoice,
-    InvoiceRequest,
     InvoiceStatus,
     Reservation,
     ReservationRequest,
     ReservationStatus,
-    SalesOrder,
-    SalesOrderRequest,
-    SalesOrderStatus,
     StockLevel,
 )
-from domain.money import HUNDRED, ZERO, round_money
-from domain.rules import allocate, line_net, sales_order_problems
-from tests.fakes_cases import InMemoryCases
+from domain.money import ZERO
+from domain.rules import allocate
+from tests.fakes_crm import InMemoryCRM
+from tests.fakes_documents import InMemoryDocuments
+from tests.fakes_records import _Counters, _Payment, _SalesOrderRow, _Stock, _Warehouse
 from tests.fakes_returns import InMemoryReturns
 from tests.fault_injection import FaultInjection, _copy, _port
 
 __all__ = ["FaultInjection", "InMemoryCRM", "InMemoryERP"]
 
-DEFAULT_LEAD_DAYS = 1
-"""Days from order to promised delivery when a sales order draws on no reservation."""
 
-# --- CRM -------------------------------------------------------------------------------------
-
-
-class InMemoryCRM(InMemoryCases, FaultInjection, CRMPort):
-    """A CRM held in memory."""
-
-    system = "crm"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._accounts: dict[str, CrmAccount] = {}
-        self._users: dict[str, CrmUser] = {}
-        self._orders: dict[str, CrmOrder] = {}
-        self._applied_updates: set[str] = set()
-        self._history: dict[str, list[CrmStatusUpdate]] = {}
-        self._notes: dict[str, tuple[str, CrmNote]] = {}
-        self._tasks: dict[str, tuple[str, CrmTask]] = {}
-        self._task_status: dict[str, str] = {}
-
-    # -- admin ------------------------------------------------------------------------------
-
-    async def create_schema(self) -> None:
-        """Nothing to create in memory."""
-
-    async def close(self) -> None:
-        """Nothing to close in memory."""
-
-    async def upsert_account(self, account: CrmAccount) -> None:
-        self._accounts[account.account_id] = _copy(account)
-
-    async def upsert_user(self, user: CrmUser) -> None:
-        self._users[user.user_id] = _copy(user)
-
-    async def create_order(self, order: CrmOrder) -> bool:
-        """Store a new order; False (and no change) when ``order.order_id`` already exists."""
-        if order.order_id in self._orders:
-            return False
-        self._orders[order.order_id] = _copy(order)
-        return True
-
-    async def status_history(self, order_id: str) -> list[CrmStatusUpdate]:
-        return [_copy(u) for u in self._history.get(order_id, [])]
-
-    async def notes(self, order_id: str) -> list[CrmNote]:
-        return [_copy(n) for _, n in self._notes.values() if n.order_id == order_id]
-
-    async def tasks(self, order_id: str) -> list[CrmTask]:
-        return [_copy(t) for _, t in self._tasks.values() if t.order_id == order_id]
-
-    # -- port -------------------------------------------------------------------------------
-
-    def _order(self, order_id: str) -> CrmOrder:
-        order = self._orders.get(order_id)
-        if order is None:
-            raise RecordNotFound(
-                f"CRM order {order_id!r} not found", kind="order", key=order_id, system="crm"
-            )
-        return order
-
-    def _account(self, account_id: str) -> CrmAccount:
-        account = self._accounts.get(account_id)
-        if account is None:
-            raise RecordNotFound(
-                f"CRM account {account_id!r} not found",
-                kind="account",
-                key=account_id,
-                system="crm",
-            )
-        return account
-
-    @_port
-    async def get_order(self, order_id: str) -> CrmOrder:
-        return _copy(self._order(order_id))
-
-    @_port
-    async def get_account(self, account_id: str) -> CrmAccount:
-        return _copy(self._account(account_id))
-
-    @_port
-    async def link_account(self, account_id: str, erp_customer_id: str) -> None:
-        self._account(account_id).erp_customer_id = erp_customer_id
-
-    @_port
-    async def list_users(self, role: str) -> list[CrmUser]:
-        # By user id, each with its roles de-duplicated and sorted, as the sandbox returns them.
-        return [
-            user.model_copy(update={"roles": sorted(set(user.roles))}, deep=True)
-            for _, user in sorted(self._users.items())
-            if user.active and role in user.roles
-        ]
-
-    @_port
-    async def update_order_status(self, update: CrmStatusUpdate) -> None:
-        if update.key in self._applied_updates:
-            return
-        order = self._order(update.order_id)
-        order.status = update.status
-        if update.erp_order_number is not None:
-            order.erp_order_number = update.erp_order_number
-        if update.invoice_number is not None:
-            order.invoice_number = update.invoice_number
-        if update.promised_date is not None:
-            order.promised_date = update.promised_date
-        self._applied_updates.add(update.key)
-        self._history.setdefault(update.order_id, []).append(_copy(update))
-
-    @_port
-    async def add_note(self, note: CrmNote) -> str:
-        existing = self._notes.get(note.key)
-        if existing is not None:
-            return existing[0]
-        self._order(note.order_id)
-        self._case_of_order(note.case_id, note.order_id)
-        note_id = f"N-{len(self._notes) + 1:06d}"
-        self._notes[note.key] = (note_id, _copy(note))
-        return note_id
-
-    @_port
-    async def create_task(self, task: CrmTask) -> str:
-        existing = self._tasks.get(task.key)
-        if existing is not None:
-            return existing[0]
-        self._order(task.order_id)
-        self._case_of_order(task.case_id, task.order_id)
-        task_id = f"T-{len(self._tasks) + 1:06d}"
-        self._tasks[task.key] = (task_id, _copy(task))
-        return task_id
-
-    @_port
-    async def complete_task(self, key: str, outcome: str) -> bool:
-        if not outcome or outcome == "open" or len(outcome) > 32:
-            raise InvalidRecord(
-                f"task outcome {outcome!r} is not a closing outcome",
-                problems=[f"outcome: {outcome!r} must be 1..32 characters and not 'open'"],
-                system="crm",
-            )
-        if key not in self._tasks:
-            raise RecordNotFound(f"CRM task {key!r} not found", kind="task", key=key, system="crm")
-        if self._task_status.get(key, "open") != "open":
-            return False
-        self._task_status[key] = outcome
-        return True
-
-    async def task_statuses(self, order_id: str) -> dict[str, str]:
-        """Each of the order's tasks by key: "open", or the outcome it was closed with."""
-        return {
-            key: self._task_status.get(key, "open")
-            for key, (_, task) in self._tasks.items()
-            if task.order_id == order_id
-        }
-
-
-# --- ERP -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Warehouse:
-    name: str
-    lead_days: int
-
-
-@dataclass
-class _Stock:
-    on_hand: Decimal
-    reserved: Decimal
-
-
-@dataclass
-class _SalesOrderRow:
-    order: SalesOrder
-    request: SalesOrderRequest
-    reservation_refs: list[str]
-
-
-@dataclass
-class _Payment:
-    invoice_number: str
-    amount: Decimal
-
-
-@dataclass
-class _Counters:
-    customer: int = 0
-    sales_order: int = 0
-    invoice: int = 0
-
-
-class InMemoryERP(InMemoryReturns, FaultInjection, ERPPort):
+class InMemoryERP(InMemoryReturns, InMemoryDocuments, FaultInjection, ERPPort):
     """An ERP held in memory.
 
     Args:
@@ -334,58 +133,6 @@ class InMemoryERP(InMemoryReturns, FaultInjection, ERPPort):
     ) -> None:
         self._customers[customer.customer_id] = _copy(customer)
         self._opening[customer.customer_id] = opening_receivables
-
-    async def ship(self, sales_order_number: str) -> SalesOrder:
-        """Ship an open sales order, consuming its reservations; idempotent."""
-        row = self._row_by_number(sales_order_number)
-        status = row.order.status
-        if status is SalesOrderStatus.CANCELLED:
-            raise InvalidState(
-                f"sales order {sales_order_number} is cancelled",
-                kind="sales_order",
-                key=sales_order_number,
-                state=status.value,
-                system="erp",
-            )
-        if status is not SalesOrderStatus.OPEN:  # shipped or invoiced already
-            return _copy(row.order)
-        for ref in row.reservation_refs:
-            reservation = self._reservations.get(ref)
-            if reservation is None or reservation.status is not ReservationStatus.ACTIVE:
-                continue
-            for line in reservation.lines:
-                stock = self._stock[(reservation.sku, line.warehouse)]
-                stock.on_hand -= line.quantity
-                stock.reserved -= line.quantity
-            reservation.status = ReservationStatus.CONSUMED
-        row.order.status = SalesOrderStatus.SHIPPED
-        row.order.shipped_at = self._now()
-        return _copy(row.order)
-
-    async def record_payment(self, invoice_number: str, amount: Decimal, reference: str) -> Invoice:
-        """Record a payment on an invoice; idempotent on ``reference``."""
-        done = self._payments.get(reference)
-        if done is not None:
-            if done.invoice_number != invoice_number or done.amount != amount:
-                raise IdempotencyConflict(
-                    f"payment {reference} was recorded as {done.amount} on invoice "
-                    f"{done.invoice_number}, not {amount} on {invoice_number}",
-                    reference=reference,
-                    system="erp",
-                )
-            return _copy(self._invoice(invoice_number))
-        if amount <= ZERO:
-            raise InvalidRecord(
-                f"payment {reference}: amount must be positive, got {amount}",
-                problems=[f"amount: must be positive, got {amount}"],
-                system="erp",
-            )
-        invoice = self._invoice(invoice_number)
-        invoice.amount_paid += amount
-        if invoice.amount_paid >= invoice.total:
-            invoice.status = InvoiceStatus.PAID
-        self._payments[reference] = _Payment(invoice_number=invoice_number, amount=amount)
-        return _copy(invoice)
 
     async def stock_snapshot(self) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
         return {key: (s.on_hand, s.reserved) for key, s in self._stock.items()}
@@ -598,171 +345,3 @@ class InMemoryERP(InMemoryReturns, FaultInjection, ERPPort):
                 self._stock[(reservation.sku, line.warehouse)].reserved -= line.quantity
             reservation.status = ReservationStatus.RELEASED
         return _copy(reservation)
-
-    # -- port: sales orders and invoices ----------------------------------------------------
-
-    @staticmethod
-    def _same_sales_order(stored: SalesOrderRequest, asked: SalesOrderRequest) -> bool:
-        def lines(r: SalesOrderRequest) -> list[tuple[Any, ...]]:
-            return [(x.line_no, x.sku, x.quantity, x.unit_price, x.discount_pct) for x in r.lines]
-
-        return (
-            stored.customer_id == asked.customer_id
-            and stored.currency == asked.currency
-            and stored.tax_pct == asked.tax_pct
-            and lines(stored) == lines(asked)
-        )
-
-    @staticmethod
-    def _line_problems(request: SalesOrderRequest) -> list[str]:
-        return sales_order_problems(request.lines)
-
-    @_port
-    async def create_sales_order(self, request: SalesOrderRequest) -> SalesOrder:
-        existing = self._sales_orders.get(request.reference)
-        if existing is not None:
-            if not self._same_sales_order(existing.request, request):
-                raise IdempotencyConflict(
-                    f"sales order {existing.order.number} was created under {request.reference} "
-                    "with a different customer, currency, tax or lines",
-                    reference=request.reference,
-                    system="erp",
-                )
-            return _copy(existing.order)
-        self._customer(request.customer_id)
-        problems = self._line_problems(request)
-        if problems:
-            raise InvalidRecord(
-                f"sales order {request.reference} is invalid", problems=problems, system="erp"
-            )
-        unknown = sorted({line.sku for line in request.lines} - set(self._products))
-        if unknown:
-            raise RecordNotFound(
-                f"ERP product {unknown[0]!r} not found",
-                kind="product",
-                key=unknown[0],
-                system="erp",
-            )
-        net = sum(
-            (
-                line_net(
-                    CrmOrderLine(
-                        line_no=line.line_no,
-                        sku=line.sku,
-                        quantity=line.quantity,
-                        unit_price=line.unit_price,
-                        currency=request.currency,
-                        discount_pct=line.discount_pct,
-                    )
-                )
-                for line in request.lines
-            ),
-            ZERO,
-        )
-        tax = round_money(net * request.tax_pct / HUNDRED)
-        refs = list(dict.fromkeys(request.reservation_refs))
-        lead_days = max(
-            (
-                self._warehouses[line.warehouse].lead_days
-                for ref in refs
-                if ref in self._reservations
-                for line in self._reservations[ref].lines
-            ),
-            default=DEFAULT_LEAD_DAYS,
-        )
-        order_date = request.order_date or self._today()
-        self._counters.sales_order += 1
-        order = SalesOrder(
-            number=f"SO-{self._counters.sales_order:06d}",
-            reference=request.reference,
-            customer_id=request.customer_id,
-            currency=request.currency,
-            status=SalesOrderStatus.OPEN,
-            net=net,
-            tax=tax,
-            total=net + tax,
-            promised_date=order_date + timedelta(days=lead_days),
-        )
-        self._sales_orders[request.reference] = _SalesOrderRow(
-            order=order, request=_copy(request), reservation_refs=refs
-        )
-        self._so_by_number[order.number] = request.reference
-        return _copy(order)
-
-    @_port
-    async def get_sales_order(self, reference: str) -> SalesOrder | None:
-        row = self._sales_orders.get(reference)
-        return None if row is None else _copy(row.order)
-
-    @_port
-    async def cancel_sales_order(self, reference: str) -> SalesOrder | None:
-        row = self._sales_orders.get(reference)
-        if row is None:
-            return None
-        status = row.order.status
-        if status in (SalesOrderStatus.SHIPPED, SalesOrderStatus.INVOICED):
-            raise InvalidState(
-                f"sales order {row.order.number} is {status.value} and cannot be cancelled",
-                kind="sales_order",
-                key=reference,
-                state=status.value,
-                system="erp",
-            )
-        row.order.status = SalesOrderStatus.CANCELLED
-        return _copy(row.order)
-
-    @_port
-    async def create_invoice(self, request: InvoiceRequest) -> Invoice:
-        number = self._invoice_by_ref.get(request.reference)
-        if number is not None:
-            existing = self._invoices[number]
-            if existing.sales_order_number != request.sales_order_number:
-                raise IdempotencyConflict(
-                    f"invoice {existing.number} was created under {request.reference} for sales "
-                    f"order {existing.sales_order_number}, not {request.sales_order_number}",
-                    reference=request.reference,
-                    system="erp",
-                )
-            return _copy(existing)
-        if request.payment_terms_days < 0:
-            raise InvalidRecord(
-                f"invoice {request.reference} is invalid",
-                problems=[f"payment_terms_days: {request.payment_terms_days} is negative"],
-                system="erp",
-            )
-        row = self._row_by_number(request.sales_order_number)
-        order = row.order
-        if order.status is not SalesOrderStatus.SHIPPED:
-            not_yet = order.status is SalesOrderStatus.OPEN
-            raise (NotShipped if not_yet else InvalidState)(
-                f"sales order {order.number} is {order.status.value}, not shipped",
-                kind="sales_order",
-                key=order.number,
-                state=order.status.value,
-                system="erp",
-            )
-        issued_on = request.invoice_date or self._today()
-        self._counters.invoice += 1
-        invoice = Invoice(
-            number=f"INV-{self._counters.invoice:06d}",
-            reference=request.reference,
-            sales_order_number=order.number,
-            customer_id=order.customer_id,
-            currency=order.currency,
-            net=order.net,
-            tax=order.tax,
-            total=order.total,
-            amount_paid=ZERO,
-            issued_on=issued_on,
-            due_date=issued_on + timedelta(days=request.payment_terms_days),
-            # Nothing to collect on a zero invoice: it is settled when issued.
-            status=InvoiceStatus.PAID if order.total <= ZERO else InvoiceStatus.OPEN,
-        )
-        self._invoices[invoice.number] = invoice
-        self._invoice_by_ref[request.reference] = invoice.number
-        order.status = SalesOrderStatus.INVOICED
-        return _copy(invoice)
-
-    @_port
-    async def get_invoice(self, number: str) -> Invoice:
-        return _copy(self._invoice(number))

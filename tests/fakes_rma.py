@@ -33,7 +33,7 @@ from domain.returns import (
 from tests.fault_injection import FaultInjection, _copy, _port
 
 if TYPE_CHECKING:
-    from tests.fakes import _SalesOrderRow, _Stock, _Warehouse
+    from tests.fakes_records import _SalesOrderRow, _Stock, _Warehouse
 
 
 __all__ = ["InMemoryRmas", "conflict", "invalid", "not_found", "state_error"]

@@ -41,7 +41,7 @@ from domain.returns import (
     WriteOffRequest,
 )
 from tests.contract.conftest import SKU_A, SKU_B
-from tests.contract.test_erp_contract import ORDER_DATE, invoiced_order, order_request
+from tests.contract.erp_orders import ORDER_DATE, invoiced_order, order_request
 
 D = Decimal
 

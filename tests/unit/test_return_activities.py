@@ -62,8 +62,8 @@ from domain.returns import (
 )
 from tests.conftest import DbFactory
 from tests.contract.conftest import SKU_A, SKU_B, stock_up
+from tests.contract.erp_orders import invoiced_order
 from tests.contract.test_crm_contract import order
-from tests.contract.test_erp_contract import invoiced_order
 from tests.fakes import InMemoryCRM, InMemoryERP
 
 D = Decimal
