@@ -146,3 +146,12 @@ async def stocked_sandbox_erp(sandbox_erp: SandboxERP) -> SandboxERP:
     """``sandbox_erp`` with the catalogue of ``stock_up``."""
     await stock_up(sandbox_erp)
     return sandbox_erp
+
+
+@pytest.fixture
+async def sold(stocked_erp: Any) -> tuple[Any, str]:
+    """The ERP and the number of an invoiced sales order (the returns' and credits' tests)."""
+    from tests.contract.erp_orders import invoiced_order  # it imports this module's constants
+
+    invoice = await invoiced_order(stocked_erp)
+    return stocked_erp, invoice.sales_order_number
