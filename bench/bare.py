@@ -16,16 +16,11 @@ async def noop(step: int) -> int:
 
 @workflow.defn
 class BareWorkflow:
-    """``local_steps`` trivial local activities, then ``steps`` trivial activities, one after
-    the other: the same kinds of activity as an order of ours, with nothing in them."""
+    """``steps`` trivial activities one after the other."""
 
     @workflow.run
-    async def run(self, steps: int, local_steps: int = 0) -> int:
+    async def run(self, steps: int) -> int:
         total = 0
-        for i in range(local_steps):
-            total += await workflow.execute_local_activity(
-                noop, i, start_to_close_timeout=timedelta(seconds=30)
-            )
         for i in range(steps):
             total += await workflow.execute_activity(
                 noop, i, start_to_close_timeout=timedelta(seconds=30)

@@ -14,17 +14,9 @@ async def _count(client: Client, workflow_id: str, kind: EventType.ValueType) ->
     return sum(1 for e in history.events if e.event_type == kind)
 
 
-async def activities_per_run(client: Client, workflow_id: str) -> tuple[int, int]:
-    """How many activities the run of ``workflow_id`` scheduled, and how many local activities
-    it ran (each recorded as a marker)."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    scheduled = local = 0
-    for e in history.events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            scheduled += 1
-        elif e.marker_recorded_event_attributes.marker_name == "core_local_activity":
-            local += 1
-    return scheduled, local
+async def activities_per_run(client: Client, workflow_id: str) -> int:
+    """How many activities the run of ``workflow_id`` scheduled."""
+    return await _count(client, workflow_id, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
 
 
 async def explain(client: Client, workflow_id: str) -> None:

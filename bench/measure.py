@@ -161,37 +161,26 @@ class Matched:
 
     An order makes fewer activities when its shipment and payment are in before it waits for
     them (process version 3), and how often that happens depends on the load. The bench samples
-    ours after each round (``add``) and gives the bare runs the same means, of activities and of
-    local activities apart: run ``i`` gets the ``i``-th step of each mean spread over whole
-    numbers.
+    ours after each round (``add``) and gives the bare runs the same mean: run ``i`` gets the
+    ``i``-th step of that mean spread over whole numbers.
     """
 
     def __init__(self) -> None:
-        self._counts: list[tuple[int, int]] = []
+        self._counts: list[int] = []
 
-    def add(self, counts: Sequence[tuple[int, int]]) -> None:
-        """Record sampled runs of ours: (activities, local activities) each."""
+    def add(self, counts: Sequence[int]) -> None:
         self._counts += counts
 
     @property
-    def means(self) -> tuple[float, float]:
-        """Activities and local activities per run of ours, on average."""
+    def mean(self) -> float:
         if not self._counts:
             raise ValueError("no run of ours sampled yet")
-        n = len(self._counts)
-        return sum(c[0] for c in self._counts) / n, sum(c[1] for c in self._counts) / n
+        return sum(self._counts) / len(self._counts)
 
-    def steps(self, i: int) -> tuple[int, int]:
-        """(activities, local activities) for bare run ``i``: consecutive runs add up to the
-        means each."""
-        remote, local = self.means
-        return _spread(remote, i), _spread(local, i)
-
-
-def _spread(mean: float, i: int) -> int:
-    """The ``i``-th whole step of ``mean``: any run of consecutive steps sums to about ``mean``
-    each."""
-    return int(mean * (i + 1)) - int(mean * i)
+    def steps(self, i: int) -> int:
+        """Activities for bare run ``i``: consecutive runs add up to ``mean`` each."""
+        mean = self.mean
+        return int(mean * (i + 1)) - int(mean * i)
 
 
 def ratio_line(concurrency: int, ours: Phase, bare: Phase) -> str:

@@ -34,6 +34,7 @@ from workflows.order_to_cash.models import (
     ORDER_TO_CASH_VERSION,
     CancelInput,
     OrderToCashInput,
+    OrderToCashResult,
     PaymentNotice,
     ShipmentNotice,
 )
@@ -86,19 +87,26 @@ async def _save(handle: WorkflowHandle[Any, Any], name: str) -> None:
     (HERE / f"{name}.json").write_text(history.to_json())
 
 
-async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMemoryERP) -> None:
-    """Approval, shipment, invoice, two reminders, two partial payments, closed."""
-    handle = await client.start_workflow(
+async def _start(
+    client: Client, q: str, order_id: str
+) -> WorkflowHandle[OrderToCashWorkflow, OrderToCashResult]:
+    """Start order ``order_id`` with the current process version, on this recording's queues."""
+    return await client.start_workflow(
         OrderToCashWorkflow.run,
         OrderToCashInput(
-            order_id="R1",
+            order_id=order_id,
             crm_task_queue=f"{q}-crm",
             erp_task_queue=f"{q}-erp",
             version=ORDER_TO_CASH_VERSION,
         ),
-        id="order-R1",
+        id=f"order-{order_id}",
         task_queue=q,
     )
+
+
+async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMemoryERP) -> None:
+    """Approval, shipment, invoice, two reminders, two partial payments, closed."""
+    handle = await _start(client, q, "R1")
     await env.sleep(10)
     chain = client.get_workflow_handle_for(ApprovalChainWorkflow.run, "approval-order-R1")
     await env.sleep(timedelta(hours=5))  # a reminder first
@@ -126,17 +134,7 @@ async def _completed(client: Client, env: WorkflowEnvironment, q: str, erp: InMe
 
 async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
     """Reserved across two warehouses, waiting for approval, cancelled: compensations run."""
-    handle = await client.start_workflow(
-        OrderToCashWorkflow.run,
-        OrderToCashInput(
-            order_id="R2",
-            crm_task_queue=f"{q}-crm",
-            erp_task_queue=f"{q}-erp",
-            version=ORDER_TO_CASH_VERSION,
-        ),
-        id="order-R2",
-        task_queue=q,
-    )
+    handle = await _start(client, q, "R2")
     for _ in range(300):
         state = await handle.query(OrderToCashWorkflow.status)
         if state.status == "AWAITING_APPROVAL":
@@ -156,17 +154,7 @@ async def _cancelled(client: Client, env: WorkflowEnvironment, q: str) -> None:
 
 async def _at_once(client: Client, q: str, erp: InMemoryERP) -> None:
     """Shipped and paid before the run reaches either wait: never rests until it completes."""
-    handle = await client.start_workflow(
-        OrderToCashWorkflow.run,
-        OrderToCashInput(
-            order_id="R3",
-            crm_task_queue=f"{q}-crm",
-            erp_task_queue=f"{q}-erp",
-            version=ORDER_TO_CASH_VERSION,
-        ),
-        id="order-R3",
-        task_queue=q,
-    )
+    handle = await _start(client, q, "R3")
     notify_at_once(erp, handle)
     await handle.result()
     await _save(handle, f"order_v{ORDER_TO_CASH_VERSION}_shipped_and_paid_at_once")

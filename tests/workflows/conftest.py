@@ -281,6 +281,19 @@ class O2C:
         state: ChainState = await self.chain(order_id).query(ApprovalChainWorkflow.state)
         return state
 
+    async def chain_ready(self, order_id: str, steps: int = 60) -> ChainState:
+        """Wait, one server second per step, until the order's approval chain exists and has
+        planned its levels (it takes decisions from then on)."""
+        for _ in range(steps):
+            try:
+                chain = await self.chain_state(order_id)
+                if chain.levels:
+                    return chain
+            except RPCError:
+                pass  # not started yet
+            await self.env.sleep(1)
+        raise AssertionError(f"the approval chain of {order_id} never planned its levels")
+
     async def crm_statuses(self, order_id: str) -> list[CrmOrderStatus]:
         return [u.status for u in await self.crm.status_history(order_id)]
 

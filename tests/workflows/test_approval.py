@@ -29,14 +29,7 @@ async def _awaiting_approval(
     state = await o2c.wait_for(handle, OrderStatus.AWAITING_APPROVAL)
     assert state.reservations and state.approval is not None
     await o2c.settle(handle, lambda s: any(e.kind == "approval" for e in s.events))
-    for _ in range(60):
-        try:
-            chain = await o2c.chain_state(order_id)
-            if chain.levels:
-                break
-        except RPCError:
-            pass
-        await o2c.env.sleep(1)
+    await o2c.chain_ready(order_id)
     return order_id, handle
 
 
@@ -176,14 +169,7 @@ async def test_discount_and_credit_add_their_levels_in_policy_order(o2c: O2C) ->
     assert state.approval.levels == ["sales_manager", "finance"]
 
     chain = o2c.chain(order_id)
-    await o2c.settle(handle, lambda s: True)
-    for _ in range(30):
-        try:
-            if (await o2c.chain_state(order_id)).levels:
-                break
-        except RPCError:
-            pass
-        await o2c.env.sleep(1)
+    await o2c.chain_ready(order_id)
     await chain.execute_update(
         ApprovalChainWorkflow.decide, DecideInput(approver="boss", approve=True)
     )

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateStage
-from temporalio.service import RPCError
 
 from domain.errors import InvalidState, SystemUnavailable
 from domain.models import CrmOrderStatus
@@ -208,13 +207,7 @@ async def test_an_approved_order_paid_at_once_tells_the_crm_twice(o2c: O2C) -> N
     o2c.notify_at_once(handle)
     await o2c.wait_for(handle, OrderStatus.AWAITING_APPROVAL)
     await o2c.settle(handle, lambda s: any(e.kind == "approval" for e in s.events))
-    for _ in range(30):
-        try:
-            if (await o2c.chain_state(order_id)).levels:
-                break
-        except RPCError:
-            pass
-        await o2c.env.sleep(1)
+    await o2c.chain_ready(order_id)
     await o2c.chain(order_id).execute_update(
         ApprovalChainWorkflow.decide, DecideInput(approver="boss", approve=True)
     )
